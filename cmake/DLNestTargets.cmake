@@ -1,0 +1,11 @@
+# dlnest_test(NAME SOURCES... LIBS ...): a GoogleTest binary registered with CTest.
+function(dlnest_test name)
+  if(NOT DLNEST_BUILD_TESTS)
+    return()
+  endif()
+  cmake_parse_arguments(T "" "" "SOURCES;LIBS" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main)
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES ENVIRONMENT "DLNEST_TEST_DATA=${CMAKE_CURRENT_SOURCE_DIR}/testdata")
+endfunction()
