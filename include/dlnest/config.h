@@ -19,13 +19,15 @@ void merge_args(Json& args, const Json& overlay);
 
 /// The merged arguments of a project and where they came from.
 struct LoadedConfig {
-  Json args;                              ///< merged; `root_file_path` made absolute
+  Json args;  ///< merged; `root_file_path` and `save_root` made absolute
   std::string root_config;                ///< absolute path of the root config
   std::vector<std::string> config_files;  ///< every file merged, absolute, in merge order
 };
 
 /// Loads `root_config` then its child_jsons (depth-first, in listed order, relative to the file
 /// that lists them), then `freq_path` (if not empty) and its own child_jsons. Later files win.
+/// A relative `root_file_path` resolves against the root config's folder, a relative
+/// `save_root` against `root_file_path`.
 /// Errors name the file at fault, with line and column for JSON syntax errors.
 Result<LoadedConfig> load_config(const std::string& root_config, const std::string& freq_path = "",
                                  Env* env = Env::default_env());

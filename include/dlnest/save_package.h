@@ -26,6 +26,14 @@ struct PackageOptions {
     description = std::move(d);
     return *this;
   }
+  PackageOptions& with_no_save(bool n) {
+    no_save = n;
+    return *this;
+  }
+  PackageOptions& with_use_description(bool u) {
+    use_description = u;
+    return *this;
+  }
   PackageOptions& with_name(std::string n) {
     name = std::move(n);
     return *this;

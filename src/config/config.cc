@@ -1,7 +1,5 @@
 #include "dlnest/config.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 
 #include "config/json_file.h"
@@ -21,13 +19,6 @@ const char* const kStringListKeys[] = {"other_file_paths", kChildJsons};
 const char* const kCheckpointKeys[] = {"max_ckpt_in_slow_track", "dilation_in_slow_track",
                                        "max_ckpt_in_fast_track", "max_ckpt_in_consistent_track"};
 const char* const kFileKeys[] = {"runner_file_path", "dataset_file_path", "life_cycle_file_path"};
-
-std::string absolute(const std::string& p) {
-  if (path::is_absolute(p)) return path::normalize(p);
-  char buf[4096];
-  const char* cwd = ::getcwd(buf, sizeof buf);
-  return path::normalize(path::join(cwd != nullptr ? cwd : "/", p));
-}
 
 class ConfigLoader {
  public:
@@ -138,7 +129,7 @@ Status check_known_keys(const Json& object, const std::string& file) {
 Result<LoadedConfig> load_config(const std::string& root_config, const std::string& freq_path,
                                  Env* env) {
   LoadedConfig config;
-  config.root_config = absolute(root_config);
+  config.root_config = path::absolute(root_config);
   config.args = Json::object();
   ConfigLoader loader(env);
   if (!env->file_exists(config.root_config)) {
@@ -146,15 +137,19 @@ Result<LoadedConfig> load_config(const std::string& root_config, const std::stri
   }
   DLNEST_RETURN_IF_ERROR(loader.load(config.root_config, config.args));
   if (!freq_path.empty()) {
-    const std::string freq = absolute(freq_path);
+    const std::string freq = path::absolute(freq_path);
     if (!env->file_exists(freq)) return Status::not_found("freq config " + freq + ": no such file");
     DLNEST_RETURN_IF_ERROR(loader.load(freq, config.args));
   }
   config.config_files = loader.files();
+  Json& args = config.args;
   const std::string root_dir = path::parent(config.root_config);
-  auto root = config.args.find("root_file_path");
-  config.args["root_file_path"] =
-      path::normalize(path::join(root_dir, root == config.args.end() ? "." : root->get<std::string>()));
+  const std::string root = path::normalize(
+      path::join(root_dir, args.value("root_file_path", std::string("."))));
+  args["root_file_path"] = root;
+  if (args.contains("save_root")) {
+    args["save_root"] = path::normalize(path::join(root, args["save_root"].get<std::string>()));
+  }
   return config;
 }
 

@@ -1,22 +1,22 @@
 #include "config/json_file.h"
 
+#include <algorithm>
+
 namespace dlnest {
 
 namespace {
 
-std::string line_and_column(const std::string& text, size_t byte) {
-  size_t line = 1;
-  size_t column = 1;
-  const size_t end = std::min(text.size(), byte > 0 ? byte - 1 : 0);
-  for (size_t i = 0; i < end; ++i) {
-    if (text[i] == '\n') {
-      ++line;
-      column = 1;
-    } else {
-      ++column;
-    }
-  }
-  return std::to_string(line) + ":" + std::to_string(column);
+/// "L:C" of the 1-based byte position `byte` in `text`, then a newline, the line's text and a
+/// caret under the column, like a compiler's diagnostic.
+std::string locate(const std::string& text, size_t byte) {
+  const size_t offset = std::min(text.size(), byte > 0 ? byte - 1 : 0);
+  const size_t line_start = text.rfind('\n', offset > 0 ? offset - 1 : 0);
+  const size_t begin = (line_start == std::string::npos || offset == 0) ? 0 : line_start + 1;
+  const size_t end = std::min(text.find('\n', begin), text.size());
+  const size_t line = 1 + std::count(text.begin(), text.begin() + begin, '\n');
+  const size_t column = offset - begin + 1;
+  return std::to_string(line) + ":" + std::to_string(column) + "\n" + text.substr(begin, end - begin) +
+         "\n" + std::string(column - 1, ' ') + "^";
 }
 
 /// nlohmann's message without its "[json.exception...] parse error at line L, column C: " head.
@@ -39,8 +39,11 @@ Result<Json> read_json_object(Env* env, const std::string& file) {
     }
     return value;
   } catch (const Json::parse_error& e) {
-    return Status::invalid_argument(file + ":" + line_and_column(*text, e.byte) +
-                                    ": JSON syntax error: " + parse_detail(e.what()));
+    const std::string where = locate(*text, e.byte);
+    const size_t newline = where.find('\n');
+    return Status::invalid_argument(file + ":" + where.substr(0, newline) +
+                                    ": JSON syntax error: " + parse_detail(e.what()) +
+                                    where.substr(newline));
   }
 }
 

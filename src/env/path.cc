@@ -1,5 +1,7 @@
 #include "env/path.h"
 
+#include <unistd.h>
+
 #include <vector>
 
 namespace dlnest::path {
@@ -23,6 +25,13 @@ std::string base_name(const std::string& p) {
 }
 
 bool is_absolute(const std::string& p) { return !p.empty() && p[0] == '/'; }
+
+std::string absolute(const std::string& p) {
+  if (is_absolute(p)) return normalize(p);
+  char buf[4096];
+  const char* cwd = ::getcwd(buf, sizeof buf);
+  return normalize(join(cwd != nullptr ? cwd : "/", p));
+}
 
 std::string normalize(const std::string& p) {
   std::vector<std::string> parts;

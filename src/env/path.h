@@ -12,6 +12,8 @@ std::string parent(const std::string& p);
 /// The last component: "a/b/c" -> "c".
 std::string base_name(const std::string& p);
 bool is_absolute(const std::string& p);
+/// `p` joined to the current directory when relative, normalized.
+std::string absolute(const std::string& p);
 /// Removes "." components, folds ".." where possible and duplicate slashes.
 std::string normalize(const std::string& p);
 /// `p` relative to `base` when `p` lies inside `base` (both normalized), else "".

@@ -86,7 +86,7 @@ Status SavePackage::save_to_new_dir(const PackageOptions& options) {
   DLNEST_RETURN_IF_ERROR(check_known_keys(args_, "args"));
   auto save_root = args_.find("save_root");
   if (save_root == args_.end()) return Status::invalid_argument("args: \"save_root\" is missing");
-  auto folder = claim_folder(save_root->get<std::string>(), options);
+  auto folder = claim_folder(path::absolute(save_root->get<std::string>()), options);
   if (!folder.is_ok()) return folder.status();
   root_ = *folder;
   Status s = fill_folder(options);
