@@ -1,1 +1,17 @@
-int main() { return 0; }
+// dlnest: the command-line client.
+#include <iostream>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "DLNest: queue deep-learning training runs, keep a reproducible save package for each,\n"
+      "continue any run from any checkpoint, and analyze finished runs."};
+  app.set_version_flag("--version", std::string("dlnest ") + DLNEST_VERSION);
+  app.require_subcommand(1);
+  int exit_code = 0;
+  dlnest::cli::add_config_command(app, exit_code);
+  dlnest::cli::add_package_command(app, exit_code);
+  CLI11_PARSE(app, argc, argv);
+  return exit_code;
+}

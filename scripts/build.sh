@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Installs the dependencies (once) and builds everything into build/ (incremental).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install_deps.sh
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="${DLNEST_BUILD_TYPE:-RelWithDebInfo}" >/dev/null
+ninja -C build

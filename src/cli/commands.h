@@ -1,0 +1,14 @@
+// The `dlnest` subcommands. Each registers itself on the CLI11 app and returns the process exit
+// code through the shared `exit_code`.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace dlnest::cli {
+
+/// `dlnest config -c CFG [-f FREQ]`: print the merged arguments.
+void add_config_command(CLI::App& app, int& exit_code);
+/// `dlnest package create|show ...`: the save package on its own.
+void add_package_command(CLI::App& app, int& exit_code);
+
+}  // namespace dlnest::cli
