@@ -1,0 +1,160 @@
+#include "sdk/checkpoint_io.h"
+
+#include <ATen/Context.h>
+
+namespace dlnest {
+
+namespace {
+
+constexpr int64_t kFormatVersion = 1;
+
+std::string read_string(torch::serialize::InputArchive& archive, const std::string& key) {
+  c10::IValue value;
+  archive.read(key, value);
+  return value.toStringRef();
+}
+
+/// The default generators: the CPU one, then one per visible GPU.
+std::vector<at::Generator> generators() {
+  std::vector<at::Generator> out = {at::detail::getDefaultCPUGenerator()};
+  if (torch::cuda::is_available()) {
+    for (size_t i = 0; i < torch::cuda::device_count(); ++i) {
+      out.push_back(at::globalContext().defaultGenerator(
+          c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(i))));
+    }
+  }
+  return out;
+}
+
+void write_rng(torch::serialize::OutputArchive& archive) {
+  torch::serialize::OutputArchive rng;
+  std::vector<at::Generator> gens = generators();
+  for (size_t i = 0; i < gens.size(); ++i) {
+    std::lock_guard<std::mutex> lock(gens[i].mutex());
+    rng.write("g" + std::to_string(i), gens[i].get_state(), /*is_buffer=*/true);
+  }
+  archive.write("rng", rng);
+}
+
+void read_rng(torch::serialize::InputArchive& archive) {
+  torch::serialize::InputArchive rng;
+  archive.read("rng", rng);
+  std::vector<at::Generator> gens = generators();
+  for (size_t i = 0; i < gens.size(); ++i) {
+    torch::Tensor state;
+    // A checkpoint from a machine with fewer GPUs leaves the extra generators as they are.
+    if (!rng.try_read("g" + std::to_string(i), state, /*is_buffer=*/true)) continue;
+    std::lock_guard<std::mutex> lock(gens[i].mutex());
+    gens[i].set_state(state.to(torch::kCPU));
+  }
+}
+
+void write_optimizers(torch::serialize::OutputArchive& archive, const Runner& runner) {
+  torch::serialize::OutputArchive all;
+  for (const auto& [name, optimizer] : runner.optimizers()) {
+    torch::serialize::OutputArchive one;
+    optimizer->save(one);
+    // Optimizer::load does not restore the param-group options: keep the learning rates.
+    std::vector<double> lrs;
+    for (const auto& group : optimizer->param_groups()) lrs.push_back(group.options().get_lr());
+    one.write("dlnest_lrs", torch::tensor(lrs, torch::kDouble), /*is_buffer=*/true);
+    all.write(name, one);
+  }
+  archive.write("optimizers", all);
+}
+
+void read_optimizers(torch::serialize::InputArchive& archive, Runner& runner) {
+  torch::serialize::InputArchive all;
+  archive.read("optimizers", all);
+  for (const auto& [name, optimizer] : runner.optimizers()) {
+    torch::serialize::InputArchive one;
+    all.read(name, one);
+    optimizer->load(one);
+    torch::Tensor lrs;
+    one.read("dlnest_lrs", lrs, /*is_buffer=*/true);
+    lrs = lrs.to(torch::kCPU);
+    auto& groups = optimizer->param_groups();
+    TORCH_CHECK(lrs.numel() == static_cast<int64_t>(groups.size()), "optimizer '", name,
+                "' has ", groups.size(), " param groups, the checkpoint ", lrs.numel());
+    for (size_t i = 0; i < groups.size(); ++i) {
+      groups[i].options().set_lr(lrs[static_cast<int64_t>(i)].item<double>());
+    }
+  }
+}
+
+}  // namespace
+
+Status write_checkpoint(WritableFile& out, const Runner& runner, const Dataset& dataset,
+                        const LifeCycle& life_cycle, const TrainProgress& progress) {
+  torch::serialize::OutputArchive archive;
+  archive.write("dlnest_format", c10::IValue(kFormatVersion));
+  archive.write("dlnest_epoch", c10::IValue(static_cast<int64_t>(progress.finished_epoch)));
+  archive.write("dlnest_log", c10::IValue(progress.log.dump()));
+  archive.write("dlnest_runner", c10::IValue(runner.state_dict().dump()));
+  archive.write("dlnest_dataset", c10::IValue(dataset.state_dict().dump()));
+  archive.write("dlnest_life_cycle", c10::IValue(life_cycle.state_dict().dump()));
+  torch::serialize::OutputArchive modules;
+  for (const auto& [name, module] : runner.modules()) {
+    torch::serialize::OutputArchive one;
+    module->save(one);
+    modules.write(name, one);
+  }
+  archive.write("modules", modules);
+  write_optimizers(archive, runner);
+  torch::serialize::OutputArchive schedulers;
+  for (const auto& [name, scheduler] : runner.schedulers()) {
+    schedulers.write(name, c10::IValue(scheduler->steps()));
+  }
+  archive.write("schedulers", schedulers);
+  write_rng(archive);
+
+  Status status;
+  try {
+    archive.save_to([&out, &status](const void* data, size_t size) -> size_t {
+      if (!status.is_ok()) return 0;
+      status = out.append(std::string_view(static_cast<const char*>(data), size));
+      return status.is_ok() ? size : 0;
+    });
+  } catch (const c10::Error& e) {
+    if (status.is_ok()) status = Status::io_error(e.what_without_backtrace());
+  }
+  return status;
+}
+
+TrainProgress read_checkpoint(const std::string& file, const torch::Device& device, Runner& runner,
+                              Dataset& dataset, LifeCycle& life_cycle) {
+  torch::serialize::InputArchive archive;
+  archive.load_from(file, device);
+  c10::IValue format;
+  archive.read("dlnest_format", format);
+  TORCH_CHECK(format.toInt() == kFormatVersion, file, ": checkpoint format ", format.toInt(),
+              ", this runtime reads ", kFormatVersion);
+  torch::serialize::InputArchive modules;
+  archive.read("modules", modules);
+  for (const auto& [name, module] : runner.modules()) {
+    torch::serialize::InputArchive one;
+    modules.read(name, one);
+    module->load(one);
+  }
+  torch::serialize::InputArchive schedulers;
+  archive.read("schedulers", schedulers);
+  for (const auto& [name, scheduler] : runner.schedulers()) {
+    c10::IValue steps;
+    schedulers.read(name, steps);
+    scheduler->fast_forward(steps.toInt());
+  }
+  // After the schedulers: their replay moves the learning rates, the checkpoint's are exact.
+  read_optimizers(archive, runner);
+  runner.load_state_dict(Json::parse(read_string(archive, "dlnest_runner")));
+  dataset.load_state_dict(Json::parse(read_string(archive, "dlnest_dataset")));
+  life_cycle.load_state_dict(Json::parse(read_string(archive, "dlnest_life_cycle")));
+  TrainProgress progress;
+  c10::IValue epoch;
+  archive.read("dlnest_epoch", epoch);
+  progress.finished_epoch = static_cast<int>(epoch.toInt());
+  progress.log = Json::parse(read_string(archive, "dlnest_log"));
+  read_rng(archive);
+  return progress;
+}
+
+}  // namespace dlnest

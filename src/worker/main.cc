@@ -1,0 +1,78 @@
+// dlnest-worker: runs one task (training) inside its save package.
+//
+//   dlnest-worker train --package DIR [--resume [--checkpoint ID]] [--device cpu|cuda:N]
+//                       [--foreground]
+#include <malloc.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "sdk/trainer.h"
+#include "worker/output.h"
+#include "worker/plugin_loader.h"
+#include "worker/progress.h"
+
+namespace {
+
+constexpr const char* kPluginFile = "dlnest_plugin.so";
+constexpr const char* kOutputFile = "_output.txt";
+// glibc's largest mmap threshold: activation buffers below it are reused from the heap instead of
+// being returned to the kernel and faulted back in at every step (docs/benchmarks.md).
+constexpr int kMmapThreshold = 32 * 1024 * 1024;
+constexpr int kTrimThreshold = 1 << 30;
+
+void tune_allocator() {
+  mallopt(M_MMAP_THRESHOLD, kMmapThreshold);
+  mallopt(M_TRIM_THRESHOLD, kTrimThreshold);
+}
+
+int train(dlnest::TrainRequest request, bool foreground) {
+  if (::chdir(request.package_dir.c_str()) != 0) {
+    std::cerr << "dlnest-worker: error: cannot enter package " << request.package_dir << "\n";
+    return 2;
+  }
+  auto output = dlnest::WorkerOutput::redirect(kOutputFile, foreground);
+  if (!output.is_ok()) {
+    std::cerr << "dlnest-worker: error: " << output.status().message() << "\n";
+    return 2;
+  }
+  dlnest::ProgressLine progress(**output);
+  if ((*output)->has_terminal()) {
+    request.on_step = [&progress](const dlnest::StepProgress& p) { progress.update(p); };
+    request.on_epoch_end = [&progress] { progress.end_epoch(); };
+  }
+  std::cout << "[dlnest] train " << request.package_dir << " on " << request.device;
+  if (request.resume) std::cout << ", continuing from checkpoint " << request.checkpoint_id;
+  std::cout << std::endl;
+  dlnest::Status s = dlnest::load_plugin(request.package_dir + "/" + kPluginFile);
+  if (s.is_ok()) s = dlnest::run_training(request);
+  if (!s.is_ok()) {
+    std::cerr << "[dlnest] error: " << s.message() << std::endl;
+    return 1;
+  }
+  std::cout << "[dlnest] finished" << std::endl;
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  tune_allocator();
+  CLI::App app{"dlnest-worker: runs one DLNest task inside its save package"};
+  app.require_subcommand(1);
+  auto* cmd = app.add_subcommand("train", "Train (or continue training) a save package");
+  dlnest::TrainRequest request;
+  bool foreground = false;
+  cmd->add_option("--package", request.package_dir, "the save package")->required();
+  cmd->add_flag("--resume", request.resume, "continue from a checkpoint");
+  cmd->add_option("--checkpoint", request.checkpoint_id, "checkpoint to continue from (-1: latest)");
+  cmd->add_option("--device", request.device, "cpu or cuda:N");
+  cmd->add_flag("--foreground", foreground, "also echo the output to the terminal");
+  CLI11_PARSE(app, argc, argv);
+  char cwd[4096];
+  if (request.package_dir.empty() || request.package_dir[0] != '/') {
+    if (::getcwd(cwd, sizeof cwd) != nullptr) request.package_dir = cwd + ("/" + request.package_dir);
+  }
+  return train(request, foreground);
+}
