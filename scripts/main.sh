@@ -5,12 +5,12 @@ cd "$(dirname "$0")/.."
 scripts/build.sh
 demo=examples/config_demo
 echo "== dlnest --help"
-build/src/cli/dlnest --help
+build/bin/dlnest --help
 echo "== merged arguments of $demo (root_config.json + child_jsons + freq_config.json)"
-build/src/cli/dlnest config -c $demo/root_config.json -f $demo/freq_config.json
+build/bin/dlnest config -c $demo/root_config.json -f $demo/freq_config.json
 echo "== a save package, checkpoints through the fast / slow / consistent tracks"
-build/examples/save_package_demo $demo/root_config.json $demo/freq_config.json | tee build/demo.log
+build/bin/save_package_demo $demo/root_config.json $demo/freq_config.json | tee build/demo.log
 package=$(sed -n 's/^created //p' build/demo.log)
 echo "== dlnest package show $package"
-build/src/cli/dlnest package show "$package"
+build/bin/dlnest package show "$package"
 ls -la "$package" "$package/Checkpoints"

@@ -53,7 +53,8 @@ class CheckpointStore {
                                                        const CheckpointArgs& args);
 
   /// Saves checkpoint `next_id()` and returns its id. `hold` puts it in the consistent track.
-  /// On failure nothing changes: the previous checkpoints and index stay as they were.
+  /// On failure every checkpoint the in-memory tracks hold stays loadable. (When the save reuses
+  /// the id of a file dropped by set_current_id(), the shortened tracks are written first.)
   Result<int> save(const FileWriter& writer, bool hold);
   Result<int> save(std::string_view bytes, bool hold);
 

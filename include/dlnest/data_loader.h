@@ -84,7 +84,8 @@ class DataLoader {
   std::vector<int64_t> batch_indices(int64_t batch) const;
   Batch assemble(int64_t batch) const;
   Batch to_device(Batch batch) const;
-  void worker_loop(int worker);
+  /// Assembles batches first_batch, first_batch + workers, ... of the current epoch.
+  void worker_loop(int64_t first_batch);
   void stop_workers();
 
   std::shared_ptr<BatchSource> source_;

@@ -52,6 +52,8 @@ class SavePackage {
 
   /// Gives the package its arguments (`save_root` at least); nothing is written yet.
   explicit SavePackage(Json args, Env* env = Env::default_env());
+  /// Takes loaded arguments; the config files that made them are copied on save.
+  explicit SavePackage(LoadedConfig config, Env* env = Env::default_env());
   /// Loads and merges `config_path` (and `freq_path`); the config files are copied on save.
   static Result<SavePackage> from_config(const std::string& config_path,
                                          const std::string& freq_path = "",

@@ -10,5 +10,7 @@ namespace dlnest::cli {
 void add_config_command(CLI::App& app, int& exit_code);
 /// `dlnest package create|show ...`: the save package on its own.
 void add_package_command(CLI::App& app, int& exit_code);
+/// `dlnest new`, `dlnest run`, `dlnest continue`.
+void add_train_commands(CLI::App& app, int& exit_code);
 
 }  // namespace dlnest::cli

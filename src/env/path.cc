@@ -65,6 +65,10 @@ std::string relative_inside(const std::string& p, const std::string& base) {
   const std::string np = normalize(p);
   const std::string nb = normalize(base);
   if (nb == "/") return np.size() > 1 ? np.substr(1) : "";
+  if (nb == ".") {
+    const bool outside = is_absolute(np) || np == "." || np == ".." || np.compare(0, 3, "../") == 0;
+    return outside ? "" : np;
+  }
   if (np.size() <= nb.size() || np.compare(0, nb.size(), nb) != 0 || np[nb.size()] != '/') {
     return "";
   }

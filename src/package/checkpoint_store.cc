@@ -1,6 +1,7 @@
 #include "dlnest/checkpoint_store.h"
 
 #include <algorithm>
+#include <limits>
 #include <set>
 
 #include "env/path.h"
@@ -26,7 +27,8 @@ Result<std::deque<int>> read_track(const Json& index, const char* key, const std
   if (it == index.end()) return track;
   if (!it->is_array()) return Status::corruption(file + ": \"" + key + "\" must be an array");
   for (const Json& id : *it) {
-    if (!id.is_number_integer() || id.get<long long>() < 0) {
+    if (!id.is_number_integer() || id.get<long long>() < 0 ||
+        id.get<long long>() >= std::numeric_limits<int>::max()) {
       return Status::corruption(file + ": \"" + key + "\" holds " + id.dump() +
                                 ", not a checkpoint id");
     }
@@ -150,6 +152,10 @@ Result<int> CheckpointStore::save(const FileWriter& writer, bool hold) {
   DLNEST_RETURN_IF_ERROR(env_->create_dirs(checkpoint_dir_));
   if (!garbage_collected_) collect_garbage();
   const int id = next_id_;
+  // A file for `id` already exists after set_current_id() (or a failed save), and the index on
+  // disk may still list it: write the current tracks first, so that a crash never pairs that
+  // index with the new contents of the file.
+  if (env_->file_exists(file_of(id))) DLNEST_RETURN_IF_ERROR(write_index(tracks_));
   DLNEST_RETURN_IF_ERROR(write_file_atomically(env_, file_of(id), writer));
 
   CheckpointTracks tracks = tracks_;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <map>
 #include <random>
 #include <set>
 
@@ -19,9 +20,13 @@ CheckpointArgs tracks_args(int slow, int dilation, int fast, int consistent) {
   return CheckpointArgs{slow, dilation, fast, consistent};
 }
 
-std::string bytes_of(int id) { return "checkpoint " + std::to_string(id); }
+std::string bytes_of(int id) {
+  return "checkpoint " + std::to_string(id);
+}
 
-std::string file_name(int id) { return "state_" + std::to_string(id) + ".ckpt"; }
+std::string file_name(int id) {
+  return "state_" + std::to_string(id) + ".ckpt";
+}
 
 void expect_tracks(const CheckpointTracks& tracks, const std::deque<int>& fast,
                    const std::deque<int>& slow, const std::deque<int>& consistent) {
@@ -159,7 +164,8 @@ TEST_F(CheckpointStoreTest, IndexHasTheDocumentedFormat) {
   EXPECT_EQ(*text, index.dump(4) + "\n");
   std::vector<std::string> keys;
   for (const auto& [key, value] : index.items()) keys.push_back(key);
-  EXPECT_EQ(keys, (std::vector<std::string>{"ckpt_consistent", "ckpt_fast", "ckpt_slow", "prefix"}));
+  EXPECT_EQ(keys,
+            (std::vector<std::string>{"ckpt_consistent", "ckpt_fast", "ckpt_slow", "prefix"}));
 }
 
 TEST_F(CheckpointStoreTest, ReopenRestoresTracksAndNextId) {
@@ -257,9 +263,10 @@ TEST_F(CheckpointStoreTest, SetCurrentIdReachesTheDiskOnlyWithTheNextSave) {
 
 TEST_F(CheckpointStoreTest, AMalformedIndexIsCorruptionNamingTheFile) {
   const std::string index = dir_.file(CheckpointStore::kIndexFile);
-  for (const char* text : {"{\"ckpt_fast\": [1,", "[1, 2]", R"({"ckpt_fast": 3})",
-                           R"({"ckpt_slow": [-1]})", R"({"ckpt_consistent": ["a"]})",
-                           R"({"ckpt_fast": [0], "prefix": "a/b"})"}) {
+  for (const char* text :
+       {"{\"ckpt_fast\": [1,", "[1, 2]", R"({"ckpt_fast": 3})", R"({"ckpt_slow": [-1]})",
+        R"({"ckpt_consistent": ["a"]})", R"({"ckpt_fast": [4294967296]})",
+        R"({"ckpt_fast": [1.5]})", R"({"ckpt_fast": [0], "prefix": "a/b"})"}) {
     dir_.write(CheckpointStore::kIndexFile, text);
     auto store = CheckpointStore::open(env_, dir_.path(), {});
     ASSERT_FALSE(store.is_ok()) << text;
@@ -289,7 +296,8 @@ TEST_F(CheckpointStoreTest, ReadsAnIndexWithAnotherPrefix) {
 TEST_F(CheckpointStoreTest, SaveStreamsAWriterInChunks) {
   auto store = open();
   std::string expected;
-  for (int i = 0; i < 5; ++i) expected += "chunk " + std::to_string(i) + std::string(4096, static_cast<char>('a' + i));
+  for (int i = 0; i < 5; ++i)
+    expected += "chunk " + std::to_string(i) + std::string(4096, static_cast<char>('a' + i));
   auto id = store->save(
       [](WritableFile& out) {
         for (int i = 0; i < 5; ++i) {
@@ -334,6 +342,187 @@ TEST_F(CheckpointStoreTest, TheFirstSaveRemovesLeftoversOfAnInterruptedSave) {
   EXPECT_EQ(save(*store), 4);
   EXPECT_EQ(files(), (std::set<std::string>{"notes.txt", "state_3.ckpt", "state_4.ckpt"}));
   EXPECT_FALSE(env_->file_exists(dir_.file(std::string(CheckpointStore::kIndexFile) + ".tmp")));
+}
+
+/// The track rules of DESIGN.md §4, written as plainly as possible, to check the store against.
+class TrackModel {
+ public:
+  explicit TrackModel(const CheckpointArgs& args) : args_(args) {}
+
+  void save(bool hold, const std::string& bytes) {
+    const int id = next_++;
+    keep(fast_, id, args_.max_ckpt_in_fast_track);
+    if (id % args_.dilation_in_slow_track == 0) keep(slow_, id, args_.max_ckpt_in_slow_track);
+    if (hold) keep(consistent_, id, args_.max_ckpt_in_consistent_track);
+    stale_.erase(id);
+    bytes_[id] = bytes;
+  }
+
+  /// Ids above `id` leave the tracks; their files stay until a save with the same id.
+  void set_current_id(int id) {
+    for (int old : on_disk()) {
+      if (old > id) stale_.insert(old);
+    }
+    for (std::deque<int>* track : {&fast_, &slow_, &consistent_}) {
+      std::deque<int> kept;
+      for (int held : *track) {
+        if (held <= id) kept.push_back(held);
+      }
+      *track = kept;
+    }
+    next_ = id + 1;
+  }
+
+  /// The index records tracks only, so a reopened store continues after the latest held id.
+  void reopen() {
+    const std::set<int> ids = held();
+    next_ = ids.empty() ? 0 : *ids.rbegin() + 1;
+  }
+
+  std::set<int> held() const {
+    std::set<int> ids(fast_.begin(), fast_.end());
+    ids.insert(slow_.begin(), slow_.end());
+    ids.insert(consistent_.begin(), consistent_.end());
+    return ids;
+  }
+
+  std::set<int> on_disk() const {
+    std::set<int> ids = held();
+    ids.insert(stale_.begin(), stale_.end());
+    return ids;
+  }
+
+  const std::string& bytes(int id) const { return bytes_.at(id); }
+  int next_id() const { return next_; }
+  const std::deque<int>& fast() const { return fast_; }
+  const std::deque<int>& slow() const { return slow_; }
+  const std::deque<int>& consistent() const { return consistent_; }
+
+ private:
+  static void keep(std::deque<int>& track, int id, int cap) {
+    track.push_back(id);
+    while (static_cast<int>(track.size()) > cap) track.pop_front();
+  }
+
+  CheckpointArgs args_;
+  std::deque<int> fast_, slow_, consistent_;
+  std::set<int> stale_;
+  std::map<int, std::string> bytes_;
+  int next_ = 0;
+};
+
+::testing::AssertionResult matches(const CheckpointStore& store, const TrackModel& model,
+                                   Env* env) {
+  const CheckpointTracks& tracks = store.tracks();
+  if (tracks.fast != model.fast() || tracks.slow != model.slow() ||
+      tracks.consistent != model.consistent()) {
+    return ::testing::AssertionFailure()
+           << "tracks fast " << ::testing::PrintToString(tracks.fast) << " slow "
+           << ::testing::PrintToString(tracks.slow) << " consistent "
+           << ::testing::PrintToString(tracks.consistent) << ", model fast "
+           << ::testing::PrintToString(model.fast()) << " slow "
+           << ::testing::PrintToString(model.slow()) << " consistent "
+           << ::testing::PrintToString(model.consistent());
+  }
+  if (store.next_id() != model.next_id()) {
+    return ::testing::AssertionFailure()
+           << "next id " << store.next_id() << ", model " << model.next_id();
+  }
+  const std::string dir = path::join(store.package_dir(), CheckpointStore::kCheckpointDir);
+  auto names = env->list_dir(dir);
+  if (!names.is_ok()) return ::testing::AssertionFailure() << names.status().to_string();
+  std::set<std::string> expected;
+  for (int id : model.on_disk()) expected.insert(file_name(id));
+  if (std::set<std::string>(names->begin(), names->end()) != expected) {
+    return ::testing::AssertionFailure() << "files " << ::testing::PrintToString(*names)
+                                         << ", model " << ::testing::PrintToString(expected);
+  }
+  for (int id : model.on_disk()) {
+    auto bytes = env->read_file(path::join(dir, file_name(id)));
+    if (!bytes.is_ok() || *bytes != model.bytes(id)) {
+      return ::testing::AssertionFailure() << file_name(id) << " does not hold " << model.bytes(id);
+    }
+  }
+  for (int id : model.held()) {
+    auto bytes = store.read(id);
+    if (!bytes.is_ok() || *bytes != model.bytes(id)) {
+      return ::testing::AssertionFailure() << "read(" << id << ") is not " << model.bytes(id);
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+std::string describe(const CheckpointArgs& args) {
+  return "slow " + std::to_string(args.max_ckpt_in_slow_track) + ", dilation " +
+         std::to_string(args.dilation_in_slow_track) + ", fast " +
+         std::to_string(args.max_ckpt_in_fast_track) + ", consistent " +
+         std::to_string(args.max_ckpt_in_consistent_track);
+}
+
+/// A TempDir on tmpfs where there is one: real files, without waiting for thousands of fsyncs.
+std::unique_ptr<TempDir> temp_dir_in_memory() {
+  const char* tmpdir = ::getenv("TMPDIR");
+  const std::string saved = tmpdir != nullptr ? tmpdir : "";
+  if (Env::default_env()->is_directory("/dev/shm")) ::setenv("TMPDIR", "/dev/shm", 1);
+  auto dir = std::make_unique<TempDir>();
+  if (tmpdir != nullptr) {
+    ::setenv("TMPDIR", saved.c_str(), 1);
+  } else {
+    ::unsetenv("TMPDIR");
+  }
+  return dir;
+}
+
+/// 1,000 saves on real files with random hold flags and occasional continues, each checked
+/// against the model, for several track configurations.
+TEST(CheckpointStoreModelTest, MatchesTheReferenceModelOnRealFiles) {
+  constexpr int kSaves = 1000;
+  constexpr int kContinueEvery = 97;
+  constexpr int kSavesAfterReopen = 30;
+  Env* env = Env::default_env();
+  std::mt19937 rng(20240611);
+  for (const CheckpointArgs& args :
+       {tracks_args(0, 100, 1, 1), tracks_args(3, 5, 2, 2), tracks_args(2, 1, 0, 0),
+        tracks_args(0, 7, 5, 3), tracks_args(4, 3, 1, 0), tracks_args(1, 2, 3, 1),
+        tracks_args(1, 2, 0, 1)}) {
+    SCOPED_TRACE(describe(args));
+    const std::unique_ptr<TempDir> dir = temp_dir_in_memory();
+    auto opened = CheckpointStore::open(env, dir->path(), args);
+    ASSERT_TRUE(opened.is_ok()) << opened.status().to_string();
+    std::unique_ptr<CheckpointStore> store = std::move(opened).value();
+    TrackModel model(args);
+    int saves = 0;
+    auto save = [&](bool hold) {
+      const std::string bytes =
+          "save " + std::to_string(saves++) + " as id " + std::to_string(model.next_id());
+      auto id = store->save(bytes, hold);
+      ASSERT_TRUE(id.is_ok()) << id.status().to_string();
+      EXPECT_EQ(*id, model.next_id());
+      model.save(hold, bytes);
+      ASSERT_TRUE(matches(*store, model, env)) << "after save " << saves;
+    };
+    for (int i = 1; i <= kSaves; ++i) {
+      if (i % kContinueEvery == 0 && !model.held().empty()) {
+        const std::set<int> held_set = model.held();
+        const std::vector<int> held(held_set.begin(), held_set.end());
+        const int id = held[rng() % held.size()];
+        ASSERT_TRUE(store->set_current_id(id).is_ok()) << id;
+        model.set_current_id(id);
+        ASSERT_TRUE(matches(*store, model, env)) << "after set_current_id(" << id << ")";
+      }
+      save(rng() % 3 == 0);
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+    opened = CheckpointStore::open(env, dir->path(), args);
+    ASSERT_TRUE(opened.is_ok()) << opened.status().to_string();
+    store = std::move(opened).value();
+    model.reopen();
+    ASSERT_TRUE(matches(*store, model, env)) << "after reopening";
+    for (int i = 0; i < kSavesAfterReopen; ++i) {
+      save(rng() % 3 == 0);
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+  }
 }
 
 }  // namespace

@@ -50,13 +50,14 @@ std::string package_relative(const std::string& absolute_file, const std::string
 
 SavePackage::SavePackage(Json args, Env* env) : env_(env), args_(std::move(args)) {}
 
+SavePackage::SavePackage(LoadedConfig config, Env* env)
+    : env_(env), args_(std::move(config.args)), config_files_(std::move(config.config_files)) {}
+
 Result<SavePackage> SavePackage::from_config(const std::string& config_path,
                                              const std::string& freq_path, Env* env) {
   auto config = load_config(config_path, freq_path, env);
   if (!config.is_ok()) return config.status();
-  SavePackage package(std::move(config->args), env);
-  package.config_files_ = std::move(config->config_files);
-  return package;
+  return SavePackage(std::move(*config), env);
 }
 
 Result<SavePackage> SavePackage::open(const std::string& dir, Env* env) {

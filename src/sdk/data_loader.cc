@@ -102,13 +102,13 @@ void DataLoader::start_epoch(int64_t epoch, int64_t first_batch) {
   failed_.clear();
   stopping_ = false;
   for (int w = 0; w < options_.workers(); ++w) {
-    workers_.emplace_back([this, w] { worker_loop(w); });
+    workers_.emplace_back([this, first = position_ + w] { worker_loop(first); });
   }
 }
 
-void DataLoader::worker_loop(int worker) {
+void DataLoader::worker_loop(int64_t first_batch) {
   const int64_t stride = options_.workers();
-  for (int64_t batch = position_ + worker; batch < end_; batch += stride) {
+  for (int64_t batch = first_batch; batch < end_; batch += stride) {
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [&] { return stopping_ || batch < position_ + options_.prefetch(); });

@@ -1,0 +1,158 @@
+// `dlnest run`, `dlnest continue` and `dlnest new`: projects and foreground training.
+#include <limits.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <memory>
+
+#include "cli/commands.h"
+#include "dlnest/save_package.h"
+#include "env/path.h"
+#include "task/train_package.h"
+
+namespace dlnest::cli {
+
+namespace {
+
+int fail(const Status& status) {
+  std::cerr << "dlnest: error: " << status.message() << "\n";
+  return 1;
+}
+
+std::string own_dir() {
+  char buf[PATH_MAX];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? path::parent(std::string(buf, static_cast<size_t>(n))) : ".";
+}
+
+std::string template_dir() {
+  const char* env = std::getenv("DLNEST_TEMPLATE_DIR");
+  return env != nullptr ? env : DLNEST_SOURCE_TREE "/templates";
+}
+
+/// Where a task runs, from --cpu / --gpu.
+struct DeviceFlags {
+  bool cpu = false;
+  int gpu = -1;
+  std::string device() const { return gpu >= 0 ? "cuda:" + std::to_string(gpu) : "cpu"; }
+};
+
+void add_device_flags(CLI::App* cmd, DeviceFlags& flags) {
+  auto* cpu = cmd->add_flag("--cpu", flags.cpu, "train on the CPU (the default)");
+  cmd->add_option("--gpu", flags.gpu, "train on GPU number ID")->excludes(cpu);
+}
+
+/// Replaces this process with the worker; returns only on failure.
+int exec_worker(const std::vector<std::string>& args) {
+  const std::string worker = path::join(own_dir(), "dlnest-worker");
+  std::vector<char*> argv = {const_cast<char*>(worker.c_str())};
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::cout.flush();
+  ::execv(worker.c_str(), argv.data());
+  return fail(Status::not_found("cannot start " + worker + ": " + std::strerror(errno)));
+}
+
+Status require_foreground(bool foreground, const char* command) {
+  if (foreground) return Status::ok();
+  return Status::invalid_argument(std::string("dlnest ") + command +
+                                  " without a server needs --foreground (run it in this terminal)");
+}
+
+void add_run(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("run", "Build a project, create its save package and train it");
+  auto submission = std::make_shared<TrainSubmission>();
+  auto device = std::make_shared<DeviceFlags>();
+  auto foreground = std::make_shared<bool>(false);
+  cmd->add_option("-c,--config", submission->config_path, "root_config.json")->required();
+  cmd->add_option("-f,--freq", submission->freq_path, "freq config merged last");
+  cmd->add_option("-d,--description", submission->package.description, "description");
+  cmd->add_flag("--ns,--no-save", submission->package.no_save, "use the package folder NOSAVE");
+  cmd->add_flag("--sd,--save-by-description", submission->package.use_description,
+                "name the package folder by the description");
+  add_device_flags(cmd, *device);
+  cmd->add_flag("--foreground", *foreground, "train in this terminal");
+  cmd->callback([=, &exit_code] {
+    Status s = require_foreground(*foreground, "run");
+    if (!s.is_ok()) {
+      exit_code = fail(s);
+      return;
+    }
+    submission->build.dlnest_cmake_dir = default_dlnest_cmake_dir();
+    std::cout << "[dlnest] building the project of " << submission->config_path << std::endl;
+    auto package = create_train_package(*submission);
+    if (!package.is_ok()) {
+      exit_code = fail(package.status());
+      return;
+    }
+    std::cout << "[dlnest] save package " << *package << std::endl;
+    exit_code = exec_worker(
+        {"train", "--package", *package, "--device", device->device(), "--foreground"});
+  });
+}
+
+void add_continue(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("continue", "Continue training a save package from a checkpoint");
+  auto record = std::make_shared<std::string>();
+  auto checkpoint = std::make_shared<int>(-1);
+  auto device = std::make_shared<DeviceFlags>();
+  auto foreground = std::make_shared<bool>(false);
+  cmd->add_option("-r,--record", *record, "the save package")->required();
+  cmd->add_option("-c,--checkpoint", *checkpoint, "checkpoint id (default: the latest)");
+  add_device_flags(cmd, *device);
+  cmd->add_flag("--foreground", *foreground, "train in this terminal");
+  cmd->callback([=, &exit_code] {
+    Status s = require_foreground(*foreground, "continue");
+    auto package = SavePackage::open(path::absolute(*record));
+    if (s.is_ok()) s = package.status();
+    if (s.is_ok()) s = package->checkpoint_path(*checkpoint).status();
+    if (!s.is_ok()) {
+      exit_code = fail(s);
+      return;
+    }
+    exit_code = exec_worker({"train", "--package", package->root(), "--resume", "--checkpoint",
+                             std::to_string(*checkpoint), "--device", device->device(),
+                             "--foreground"});
+  });
+}
+
+void add_new(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("new", "Create a new project from a template");
+  auto dir = std::make_shared<std::string>();
+  auto mnist = std::make_shared<bool>(false);
+  cmd->add_option("-d,--directory", *dir, "folder of the new project")->required();
+  cmd->add_flag("--mnist,--MNIST", *mnist, "a complete Fashion-MNIST project");
+  cmd->callback([=, &exit_code] {
+    Env* env = Env::default_env();
+    const std::string target = path::absolute(*dir);
+    const std::string source = path::join(template_dir(), *mnist ? "mnist" : "empty");
+    Status s = Status::ok();
+    if (env->file_exists(target)) {
+      s = Status::already_exists("dlnest new: " + target + " already exists");
+    } else if (!env->is_directory(source)) {
+      s = Status::not_found("dlnest new: template folder " + source + " is missing");
+    } else {
+      s = copy_tree(env, source, target);
+    }
+    if (!s.is_ok()) {
+      exit_code = fail(s);
+      return;
+    }
+    std::cout << "created " << (*mnist ? "MNIST " : "") << "project " << target << "\n"
+              << "train it: dlnest run -c " << path::join(target, "root_config.json")
+              << " --foreground\n";
+  });
+}
+
+}  // namespace
+
+void add_train_commands(CLI::App& app, int& exit_code) {
+  add_new(app, exit_code);
+  add_run(app, exit_code);
+  add_continue(app, exit_code);
+}
+
+}  // namespace dlnest::cli

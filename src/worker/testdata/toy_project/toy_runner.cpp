@@ -1,0 +1,86 @@
+// A small model on synthetic data, with dropout, momentum and an LR schedule, so that a resumed
+// run only matches an uninterrupted one when every piece of state is restored.
+#include <dlnest/dataset.h>
+#include <dlnest/runner.h>
+
+namespace {
+
+torch::Tensor features(int64_t n, int64_t offset) {
+  auto i = torch::arange(offset, offset + n, torch::kDouble).unsqueeze(1);
+  auto j = torch::arange(1, 9, torch::kDouble).unsqueeze(0);
+  return torch::sin(i * 0.37 * j + j).to(torch::kFloat);
+}
+
+torch::Tensor labels(const torch::Tensor& x) {
+  return (x.sum(1) > 0).to(torch::kLong);
+}
+
+}  // namespace
+
+class ToyDataset : public dlnest::Dataset {
+ public:
+  dlnest::DatasetParts init(const dlnest::Json& args) override {
+    const int64_t n = args["samples"];
+    const int64_t m = args["validation_samples"];
+    const int64_t batch = args["batch_size"];
+    auto train_x = features(n, 0);
+    auto val_x = features(m, n);
+    dlnest::DatasetParts parts;
+    parts.info = {{"inputs", 8}, {"classes", 2}};
+    parts.train = std::make_shared<dlnest::DataLoader>(
+        std::make_shared<dlnest::TensorSource>(std::vector<torch::Tensor>{train_x, labels(train_x)}),
+        dlnest::DataLoaderOptions(batch).shuffle(true).seed(args["seed"]).workers(2));
+    parts.validation = std::make_shared<dlnest::DataLoader>(
+        std::make_shared<dlnest::TensorSource>(std::vector<torch::Tensor>{val_x, labels(val_x)}),
+        dlnest::DataLoaderOptions(batch).workers(0));
+    return parts;
+  }
+};
+DLNEST_REGISTER_DATASET(ToyDataset);
+
+class ToyRunner : public dlnest::Runner {
+ public:
+  void init(const dlnest::Json&, const dlnest::Json& info) override {
+    net_ = register_module("net", torch::nn::Sequential(
+                                      torch::nn::Linear(info["inputs"].get<int64_t>(), 16),
+                                      torch::nn::ReLU(), torch::nn::Dropout(0.3),
+                                      torch::nn::Linear(16, info["classes"].get<int64_t>())));
+  }
+  void init_optimizer() override {
+    optimizer_ = register_optimizer(
+        "sgd", std::make_shared<torch::optim::SGD>(net_->parameters(),
+                                                   torch::optim::SGDOptions(0.1).momentum(0.9)));
+    scheduler_ = register_scheduler(
+        "step", std::make_shared<torch::optim::StepLR>(*optimizer_, 5, 0.5));
+  }
+  dlnest::Json init_log() override { return {{"loss", dlnest::Json::array()}, {"acc", dlnest::Json::array()}}; }
+  void run_one_step(dlnest::Batch& batch, dlnest::Json& log, int, int) override {
+    net_->train();
+    optimizer_->zero_grad();
+    auto loss = torch::nn::functional::cross_entropy(net_->forward(batch[0]), batch[1]);
+    loss.backward();
+    optimizer_->step();
+    scheduler_->step();
+    log["loss"].push_back(loss.item<double>());
+  }
+  void validation_init() override {
+    net_->eval();
+    correct_ = 0;
+    total_ = 0;
+  }
+  void validate_a_batch(dlnest::Batch& batch, int) override {
+    correct_ += net_->forward(batch[0]).argmax(1).eq(batch[1]).sum().item<int64_t>();
+    total_ += batch[1].size(0);
+  }
+  void validation_analyze(dlnest::Json& log) override {
+    log["acc"].push_back(static_cast<double>(correct_) / static_cast<double>(total_));
+  }
+
+ private:
+  torch::nn::Sequential net_{nullptr};
+  std::shared_ptr<torch::optim::SGD> optimizer_;
+  std::shared_ptr<dlnest::Scheduler> scheduler_;
+  int64_t correct_ = 0;
+  int64_t total_ = 0;
+};
+DLNEST_REGISTER_RUNNER(ToyRunner);
