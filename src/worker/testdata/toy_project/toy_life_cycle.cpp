@@ -32,7 +32,7 @@ class ToyLifeCycle : public dlnest::LifeCycle {
   void after(const dlnest::StageInfo& info) override { record("after " + tag(info)); }
   void command_line_output(int epoch, dlnest::Json& log, const dlnest::Json&) override {
     record("command_line_output " + std::to_string(epoch));
-    std::cout << "epoch " << epoch << " loss " << log["loss"].back() << std::endl;
+    if (!log["loss"].empty()) std::cout << "epoch " << epoch << " loss " << log["loss"].back() << std::endl;
   }
   bool need_validation(int epoch, dlnest::Json&, const dlnest::Json&) override {
     record("need_validation " + std::to_string(epoch));
