@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# The main job: build DLNest, merge a project config and create a save package with checkpoints.
+# The main job: build DLNest, create the Fashion-MNIST project, train it on the CPU in the
+# foreground and print its test accuracy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh
-demo=examples/config_demo
-echo "== dlnest --help"
-build/bin/dlnest --help
-echo "== merged arguments of $demo (root_config.json + child_jsons + freq_config.json)"
-build/bin/dlnest config -c $demo/root_config.json -f $demo/freq_config.json
-echo "== a save package, checkpoints through the fast / slow / consistent tracks"
-build/bin/save_package_demo $demo/root_config.json $demo/freq_config.json | tee build/demo.log
-package=$(sed -n 's/^created //p' build/demo.log)
-echo "== dlnest package show $package"
-build/bin/dlnest package show "$package"
-ls -la "$package" "$package/Checkpoints"
+dlnest=build/bin/dlnest
+project=build/mnist-demo
+if [ ! -d "$project" ]; then
+  $dlnest new -d "$project" --mnist
+fi
+$dlnest run -c "$project/root_config.json" -d "main job" --foreground
+package=$(ls -td "$project"/Saves/*/ | head -n 1)
+echo
+$dlnest package show "$package"
+echo
+echo "== per-epoch metrics ($package/metrics.jsonl)"
+cat "$package/metrics.jsonl"
+acc=$(tail -n 1 "$package/metrics.jsonl" | grep -o '"acc":[0-9.]*' | cut -d: -f2)
+echo
+echo "test accuracy after the last epoch: $(awk -v a="$acc" 'BEGIN { printf "%.2f%%", 100 * a }')"

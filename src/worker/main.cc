@@ -43,7 +43,11 @@ int train(dlnest::TrainRequest request, bool foreground) {
     request.on_epoch_end = [&progress] { progress.end_epoch(); };
   }
   std::cout << "[dlnest] train " << request.package_dir << " on " << request.device;
-  if (request.resume) std::cout << ", continuing from checkpoint " << request.checkpoint_id;
+  if (request.resume) {
+    std::cout << ", continuing from "
+              << (request.checkpoint_id < 0 ? std::string("the latest checkpoint")
+                                            : "checkpoint " + std::to_string(request.checkpoint_id));
+  }
   std::cout << std::endl;
   dlnest::Status s = dlnest::load_plugin(request.package_dir + "/" + kPluginFile);
   if (s.is_ok()) s = dlnest::run_training(request);
