@@ -11,6 +11,7 @@ if [ ! -d "$project" ]; then
 fi
 $dlnest run -c "$project/root_config.json" -d "main job" --foreground
 package=$(ls -td "$project"/Saves/*/ | head -n 1)
+package=${package%/}
 echo
 $dlnest package show "$package"
 echo

@@ -21,8 +21,7 @@ std::string duration_text(double seconds) {
 
 }  // namespace
 
-std::string format_progress(const StepProgress& progress, double elapsed_seconds) {
-  const double rate = elapsed_seconds > 0 ? progress.step / elapsed_seconds : 0.0;
+std::string format_progress(const StepProgress& progress, double rate) {
   char buf[160];
   std::snprintf(buf, sizeof buf, "epoch %d | %lld/%lld | %.1f it/s", progress.epoch,
                 static_cast<long long>(progress.step), static_cast<long long>(progress.steps),
@@ -39,13 +38,15 @@ std::string format_progress(const StepProgress& progress, double elapsed_seconds
 void ProgressLine::update(const StepProgress& progress) {
   const Clock::time_point now = Clock::now();
   if (progress.epoch != epoch_) {
+    // The rate counts from the end of the epoch's first step, which includes start-up costs.
     epoch_ = progress.epoch;
-    epoch_start_ = now;
+    first_step_done_ = now;
   }
   if (now - last_draw_ < kRedrawInterval && progress.step != progress.steps) return;
   last_draw_ = now;
-  const std::chrono::duration<double> elapsed = now - epoch_start_;
-  output_.show_progress(format_progress(progress, elapsed.count()));
+  const std::chrono::duration<double> elapsed = now - first_step_done_;
+  const double rate = elapsed.count() > 0 ? (progress.step - 1) / elapsed.count() : 0.0;
+  output_.show_progress(format_progress(progress, rate));
 }
 
 void ProgressLine::end_epoch() {

@@ -9,8 +9,8 @@
 
 namespace dlnest {
 
-/// "epoch 3 | 120/938 | 45.2 it/s | ETA 0:18 | loss 0.3521"
-std::string format_progress(const StepProgress& progress, double elapsed_seconds);
+/// "epoch 3 | 120/938 | 45.2 it/s | ETA 0:18 | loss 0.3521" (no rate and ETA while `rate` is 0).
+std::string format_progress(const StepProgress& progress, double rate);
 
 /// Draws the progress line at most ten times a second.
 class ProgressLine {
@@ -23,7 +23,7 @@ class ProgressLine {
   using Clock = std::chrono::steady_clock;
   WorkerOutput& output_;
   int epoch_ = -1;
-  Clock::time_point epoch_start_;
+  Clock::time_point first_step_done_;
   Clock::time_point last_draw_;
 };
 
