@@ -38,7 +38,8 @@ class Runner : public dlnest::Runner {
   void run_one_step(dlnest::Batch& batch, Json& log, int iter, int /*epoch*/) override {
     model_->train();
     torch::Tensor loss = torch::mse_loss(model_->forward(batch[0]), batch[1]);
-    optimizer_->zero_grad();
+    // Explicit: libtorch 1.x zeroes gradients by default, 2.x drops them; dropping is cheaper.
+    model_->zero_grad(/*set_to_none=*/true);
     loss.backward();
     optimizer_->step();
 

@@ -53,7 +53,8 @@ class Runner : public dlnest::Runner {
     }
     model_->train();
     torch::Tensor loss = torch::nn::functional::cross_entropy(model_->forward(batch[0]), batch[1]);
-    optimizer_->zero_grad();
+    // Explicit: libtorch 1.x zeroes gradients by default, 2.x drops them; dropping is cheaper.
+    model_->zero_grad(/*set_to_none=*/true);
     loss.backward();
     optimizer_->step();
 

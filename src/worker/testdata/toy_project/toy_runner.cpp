@@ -56,7 +56,7 @@ class ToyRunner : public dlnest::Runner {
   dlnest::Json init_log() override { return {{"loss", dlnest::Json::array()}, {"acc", dlnest::Json::array()}}; }
   void run_one_step(dlnest::Batch& batch, dlnest::Json& log, int, int) override {
     net_->train();
-    optimizer_->zero_grad();
+    net_->zero_grad(/*set_to_none=*/true);
     auto loss = torch::nn::functional::cross_entropy(net_->forward(batch[0]), batch[1]);
     loss.backward();
     optimizer_->step();
