@@ -1,0 +1,83 @@
+#include "devices/probe_factory.h"
+
+#include <charconv>
+#include <cstdlib>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include "devices/nvml_probe.h"
+#include "devices/simulated_probe.h"
+
+namespace dlnest {
+
+namespace {
+
+constexpr std::string_view kSimPrefix = "sim:";
+
+/// A positive whole number of MB up to kMaxSimulatedGpuMb, or an error for GPU `index`.
+Result<std::int64_t> parse_mb(std::string_view text, std::size_t index) {
+  const std::string where = "GPU " + std::to_string(index) + ": ";
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string_view::npos) {
+    return Status::invalid_argument(where + "expected a whole number of MB, got \"" +
+                                    std::string(text) + "\"");
+  }
+  std::int64_t mb = 0;
+  const std::from_chars_result parsed = std::from_chars(text.data(), text.data() + text.size(), mb);
+  if (parsed.ec == std::errc::result_out_of_range || mb > kMaxSimulatedGpuMb) {
+    return Status::invalid_argument(where + std::string(text) + " MB is more than the limit of " +
+                                    std::to_string(kMaxSimulatedGpuMb) + " MB");
+  }
+  if (mb == 0) return Status::invalid_argument(where + "a GPU needs more than 0 MB");
+  return mb;
+}
+
+}  // namespace
+
+ProbeSelection ProbeSelection::from_environment(std::string flag_spec) {
+  ProbeSelection selection;
+  selection.flag_spec = std::move(flag_spec);
+  const char* env = std::getenv(kSimulatedGpusEnv);
+  selection.env_spec = env != nullptr ? env : "";
+  return selection;
+}
+
+Result<std::vector<std::int64_t>> parse_simulated_gpus(const std::string& spec) {
+  const std::string_view view(spec);
+  if (view.substr(0, kSimPrefix.size()) != kSimPrefix) {
+    return Status::invalid_argument(
+        "expected \"sim:MB[,MB...]\", the memory of each simulated GPU (e.g. \"sim:24000,24000\")");
+  }
+  std::vector<std::int64_t> totals;
+  const std::string_view list = view.substr(kSimPrefix.size());
+  if (list.empty()) return totals;
+  for (std::size_t start = 0;;) {
+    if (totals.size() == static_cast<std::size_t>(kMaxSimulatedGpus)) {
+      return Status::invalid_argument("more than " + std::to_string(kMaxSimulatedGpus) +
+                                      " simulated GPUs");
+    }
+    const std::size_t comma = list.find(',', start);
+    Result<std::int64_t> mb = parse_mb(list.substr(start, comma - start), totals.size());
+    if (!mb.is_ok()) return mb.status();
+    totals.push_back(*mb);
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return totals;
+}
+
+Result<std::unique_ptr<DeviceProbe>> make_probe(const ProbeSelection& selection) {
+  const bool from_flag = !selection.flag_spec.empty();
+  if (!from_flag && selection.env_spec.empty()) {
+    return std::unique_ptr<DeviceProbe>(std::make_unique<NvmlProbe>(selection.nvml_library));
+  }
+  const std::string& spec = from_flag ? selection.flag_spec : selection.env_spec;
+  Result<std::vector<std::int64_t>> totals = parse_simulated_gpus(spec);
+  if (!totals.is_ok()) {
+    const std::string source = from_flag ? kSimulatedGpusFlag : kSimulatedGpusEnv;
+    return totals.status().with_context(source + "=\"" + spec + "\"");
+  }
+  return std::unique_ptr<DeviceProbe>(std::make_unique<SimulatedProbe>(std::move(totals).value()));
+}
+
+}  // namespace dlnest

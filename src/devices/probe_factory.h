@@ -1,0 +1,44 @@
+// Choosing the device probe: NVML, or simulated GPUs when explicitly asked for.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "devices/device_probe.h"
+#include "devices/nvml_library.h"
+#include "dlnest/status.h"
+
+namespace dlnest {
+
+/// The environment variable that asks for simulated GPUs, e.g. "sim:24000,24000".
+constexpr char kSimulatedGpusEnv[] = "DLNEST_SIMULATED_GPUS";
+/// The server flag that asks for simulated GPUs; it wins over the environment variable.
+constexpr char kSimulatedGpusFlag[] = "--simulated-gpus";
+/// The most GPUs a simulated spec may list.
+constexpr int kMaxSimulatedGpus = 64;
+/// The largest simulated GPU, in MB (1 PiB).
+constexpr std::int64_t kMaxSimulatedGpuMb = std::int64_t{1} << 30;
+
+/// Where the device probe comes from. Simulated GPUs are used only when the flag or the
+/// environment variable asks for them, never as a silent fallback; otherwise NVML.
+struct ProbeSelection {
+  std::string flag_spec;  ///< the value of --simulated-gpus; empty when not given
+  std::string env_spec;   ///< the value of DLNEST_SIMULATED_GPUS; empty when unset
+  std::string nvml_library = kNvmlLibrary;  ///< where NVML is loaded from (tests give a fake)
+
+  /// The selection made by the flag's value (empty when not given) and this process's
+  /// environment.
+  static ProbeSelection from_environment(std::string flag_spec);
+};
+
+/// Parses a simulated-GPU spec, "sim:MB[,MB...]", into the GPUs' totals in MB; "sim:" alone means
+/// no GPU (the CPU only). Errors say which GPU's entry is wrong and what was expected.
+Result<std::vector<std::int64_t>> parse_simulated_gpus(const std::string& spec);
+
+/// The probe the selection asks for: simulated GPUs when flag_spec or env_spec is set (the flag
+/// wins), NVML otherwise. A malformed spec is an error naming its source and the spec.
+Result<std::unique_ptr<DeviceProbe>> make_probe(const ProbeSelection& selection);
+
+}  // namespace dlnest

@@ -1,0 +1,135 @@
+#include "devices/simulated_probe.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace dlnest {
+
+namespace {
+
+std::string gpu_name(int index) {
+  return "GPU " + std::to_string(index);
+}
+
+}  // namespace
+
+std::int64_t SimulatedProbe::Gpu::used_mb() const {
+  std::int64_t used = 0;
+  for (const Placement& placement : placements) used += placement.mb;
+  return used;
+}
+
+SimulatedProbe::SimulatedProbe(std::vector<std::int64_t> totals_mb) {
+  for (std::int64_t total : totals_mb) {
+    Gpu gpu;
+    gpu.total_mb = total;
+    gpus_.push_back(std::move(gpu));
+  }
+}
+
+DeviceSnapshot SimulatedProbe::probe() {
+  DeviceSnapshot snapshot;
+  snapshot.devices.push_back(cpu_device());
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int i = 0; i < static_cast<int>(gpus_.size()); ++i) {
+    snapshot.devices.push_back(describe(i, gpus_[i]));
+  }
+  return snapshot;
+}
+
+std::string SimulatedProbe::notice() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string notice = "simulated GPUs, not real hardware:";
+  for (std::size_t i = 0; i < gpus_.size(); ++i) {
+    notice += (i == 0 ? " " : ", ") + std::to_string(gpus_[i].total_mb) + " MB";
+  }
+  return gpus_.empty() ? notice + " none (CPU only)" : notice;
+}
+
+DeviceInfo SimulatedProbe::describe(int index, const Gpu& gpu) {
+  DeviceInfo info;
+  info.index = index;
+  info.name = "Simulated GPU " + std::to_string(gpu.total_mb) + " MB";
+  if (gpu.broken) {
+    info.broken = true;
+    info.error = gpu.error;
+    return info;
+  }
+  info.total_mb = gpu.total_mb;
+  info.used_mb = gpu.used_mb();
+  info.free_mb = gpu.total_mb - info.used_mb;
+  info.gpu_util = gpu.gpu_util;
+  info.memory_util = gpu.memory_util;
+  for (const Placement& placement : gpu.placements) {
+    info.processes.push_back({placement.pid, placement.mb});
+  }
+  return info;
+}
+
+Status SimulatedProbe::place(const std::string& task_id, int gpu, std::int64_t mb, int pid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  DLNEST_RETURN_IF_ERROR(check_index(gpu));
+  if (mb < 0) {
+    return Status::invalid_argument("task " + task_id + " cannot hold " + std::to_string(mb) +
+                                    " MB on " + gpu_name(gpu));
+  }
+  Gpu& target = gpus_[gpu];
+  if (target.broken) {
+    return Status::failed_precondition(gpu_name(gpu) + " is broken: " + target.error);
+  }
+  auto held = std::find_if(target.placements.begin(), target.placements.end(),
+                           [&](const Placement& p) { return p.task_id == task_id; });
+  const std::int64_t already = held == target.placements.end() ? 0 : held->mb;
+  const std::int64_t free_mb = target.total_mb - target.used_mb() + already;
+  if (mb > free_mb) {
+    return Status::failed_precondition("out of memory: task " + task_id + " asks " +
+                                       std::to_string(mb) + " MB on " + gpu_name(gpu) +
+                                       ", which has " + std::to_string(free_mb) + " MB free");
+  }
+  if (held == target.placements.end()) {
+    target.placements.push_back({task_id, mb, pid});
+  } else {
+    *held = {task_id, mb, pid};
+  }
+  return Status::ok();
+}
+
+void SimulatedProbe::remove(const std::string& task_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (Gpu& gpu : gpus_) {
+    auto& placements = gpu.placements;
+    placements.erase(std::remove_if(placements.begin(), placements.end(),
+                                    [&](const Placement& p) { return p.task_id == task_id; }),
+                     placements.end());
+  }
+}
+
+Status SimulatedProbe::set_broken(int gpu, bool broken, std::string error) {
+  std::lock_guard<std::mutex> lock(mu_);
+  DLNEST_RETURN_IF_ERROR(check_index(gpu));
+  gpus_[gpu].broken = broken;
+  gpus_[gpu].error = broken ? std::move(error) : std::string();
+  return Status::ok();
+}
+
+Status SimulatedProbe::set_utilisation(int gpu, int gpu_percent, int memory_percent) {
+  std::lock_guard<std::mutex> lock(mu_);
+  DLNEST_RETURN_IF_ERROR(check_index(gpu));
+  auto percent = [](int value) { return value >= 0 && value <= 100; };
+  if (!percent(gpu_percent) || !percent(memory_percent)) {
+    return Status::invalid_argument(
+        "utilisation of " + gpu_name(gpu) + " must be 0 to 100 percent, got " +
+        std::to_string(gpu_percent) + " and " + std::to_string(memory_percent));
+  }
+  gpus_[gpu].gpu_util = gpu_percent;
+  gpus_[gpu].memory_util = memory_percent;
+  return Status::ok();
+}
+
+Status SimulatedProbe::check_index(int gpu) const {
+  if (gpu >= 0 && gpu < static_cast<int>(gpus_.size())) return Status::ok();
+  return Status::invalid_argument("no simulated " + gpu_name(gpu) + " (there are " +
+                                  std::to_string(gpus_.size()) + ")");
+}
+
+}  // namespace dlnest
