@@ -20,10 +20,16 @@ Result<std::string> create_train_package(const TrainSubmission& submission) {
   DLNEST_RETURN_IF_ERROR(package.save_to_new_dir(submission.package));
   Env* env = Env::default_env();
   const std::string cmake_lists = path::join(package.root(), "CMakeLists.txt");
+  Status s = Status::ok();
   if (!env->file_exists(cmake_lists)) {
-    DLNEST_RETURN_IF_ERROR(copy_file(env, path::join(project, "CMakeLists.txt"), cmake_lists));
+    s = copy_file(env, path::join(project, "CMakeLists.txt"), cmake_lists);
   }
-  DLNEST_RETURN_IF_ERROR(copy_file(env, *plugin, path::join(package.root(), kPackagePluginFile)));
+  if (s.is_ok()) s = copy_file(env, *plugin, path::join(package.root(), kPackagePluginFile));
+  if (!s.is_ok()) {
+    // A package without its plugin cannot run or continue: do not leave it behind.
+    env->remove_tree(package.root());
+    return s;
+  }
   return package.root();
 }
 
