@@ -1,0 +1,108 @@
+// StateStore: the server's tasks in an SQLite database (`<state dir>/state.db`), so that a
+// restarted server, even after kill -9, still knows every task. docs/state.md describes the schema,
+// the durability settings and the recovery rules.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dlnest/status.h"
+#include "state/sqlite_db.h"
+#include "state/task_record.h"
+
+namespace dlnest {
+
+/// The schema version this build writes; open() migrates older databases up to it.
+inline constexpr int kStateSchemaVersion = 1;
+/// The database file's name inside the state directory.
+inline constexpr const char* kStateDbName = "state.db";
+
+/// `$XDG_STATE_HOME/dlnest`, else `$HOME/.local/state/dlnest`: the default `--state-dir`.
+std::string default_state_dir();
+
+/// The start time (see TaskRecord::pid_start_ticks) of live process `pid`, or nullopt when it is
+/// gone. process_start_ticks() in state/process_probe.h is the real one.
+using ProcessProbe = std::function<std::optional<uint64_t>(int pid)>;
+
+/// What recover() decided for the tasks that were Running when the server stopped.
+struct RecoveryReport {
+  std::vector<std::string> adopted;  ///< still running, same process: watch them again
+  std::vector<std::string> failed;   ///< process gone or pid reused: now Failed
+  /// The failed tasks that allow another restart (restarts < max_restarts), in submission order.
+  std::vector<std::string> to_restart;
+};
+
+/// The persistent task table. Safe to share between threads; several stores (or processes) may
+/// open the same directory, each change being one SQLite transaction.
+class StateStore {
+ public:
+  /// Clock in wall-clock seconds since the epoch, for the times the store records.
+  using Clock = std::function<double()>;
+
+  /// Opens the store in `state_dir`, creating the folder (mode 0700) and the database, and
+  /// migrating an older schema. `clock` defaults to the system clock.
+  static Result<StateStore> open(const std::string& state_dir, Clock clock = nullptr);
+
+  StateStore(StateStore&& other) noexcept;
+  StateStore& operator=(StateStore&&) = delete;
+
+  /// Adds `task` as a new Pending task; AlreadyExists when its id is taken. A zero submit_time
+  /// becomes now.
+  Status add(TaskRecord task);
+  /// Adds `task` as a new Pending task under a fresh id in the original's look (see
+  /// format_task_id) and returns that id.
+  Result<std::string> add_with_new_id(TaskRecord task);
+
+  /// The task `id`; NotFound naming it.
+  Result<TaskRecord> get(const std::string& id);
+  /// Every task, in submission order.
+  Result<std::vector<TaskRecord>> list_all();
+  /// The tasks in `state`, in submission order.
+  Result<std::vector<TaskRecord>> list(TaskState state);
+
+  /// Moves task `id` to `to`; FailedPrecondition naming both states when that is not a legal
+  /// transition (see is_legal_transition).
+  Status update_state(const std::string& id, TaskState to);
+  /// Pending -> Running: records the process, its start ticks, the devices and the start time.
+  Status mark_running(const std::string& id, int pid, uint64_t pid_start_ticks,
+                      const std::vector<int>& devices);
+  /// Running or Pending -> `state` (Finished, Failed or Killed): records the exit code (nullopt
+  /// when there is none, e.g. killed before it started), the error text and the end time.
+  Status mark_ended(const std::string& id, TaskState state, std::optional<int> exit_code,
+                    const std::string& error = "");
+  /// Failed -> Pending for a restart: counts the restart and forgets the old process, devices,
+  /// times and exit code. FailedPrecondition when the task has no restart left.
+  Status bump_restarts(const std::string& id);
+
+  /// Deletes task `id`, which must not be Running.
+  Status remove(const std::string& id);
+  /// Deletes every Finished, Failed and Killed task; returns how many.
+  Result<int64_t> clear_finished();
+
+  /// After a server restart: every Running task whose process `probe` still reports with the
+  /// recorded start ticks is adopted; the others become Failed. Pending tasks stay queued.
+  Result<RecoveryReport> recover(const ProcessProbe& probe);
+
+ private:
+  StateStore(SqliteDb db, Clock clock) : db_(std::move(db)), clock_(std::move(clock)) {}
+
+  // Applies `change` to task `id` in one transaction and writes the result back.
+  Status modify(const std::string& id, const std::function<Status(TaskRecord&)>& change);
+  Status check_transition(const TaskRecord& task, TaskState to) const;
+  // The *_locked helpers run with mu_ held (and, where they write, inside a transaction).
+  Result<TaskRecord> get_locked(const std::string& id);
+  Result<std::vector<TaskRecord>> query_locked(const std::string& where, const std::string& arg);
+  Status insert_locked(TaskRecord& task);  // fills in a zero submit_time
+  Status write_locked(const TaskRecord& task);
+  Result<int64_t> next_task_number_locked();
+
+  std::mutex mu_;  ///< one connection, used by one thread at a time
+  SqliteDb db_;
+  Clock clock_;
+};
+
+}  // namespace dlnest

@@ -1,0 +1,289 @@
+#include "state/state_store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "state/state_test_util.h"
+#include "testing/temp_dir.h"
+
+namespace dlnest {
+namespace {
+
+using testing::pending_task;
+
+class StateStoreTest : public ::testing::Test {
+ protected:
+  StateStore open_store() {
+    Result<StateStore> store = StateStore::open(dir_.file("state"), testing::fake_clock(&now_));
+    if (!store.is_ok()) throw std::runtime_error(store.status().to_string());
+    return std::move(*store);
+  }
+
+  testing::TempDir dir_;
+  double now_ = 1000;
+};
+
+TEST_F(StateStoreTest, OpenCreatesAPrivateFolderAndAWalDatabase) {
+  const std::string state_dir = dir_.file("a/b/state");
+  ASSERT_TRUE(StateStore::open(state_dir).is_ok());
+  struct stat info {};
+  ASSERT_EQ(::stat(state_dir.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0700u);
+  Result<SqliteDb> raw = SqliteDb::open(state_dir + "/state.db");
+  ASSERT_TRUE(raw.is_ok());
+  Result<SqliteStatement> mode = raw->prepare("PRAGMA journal_mode");
+  ASSERT_TRUE(mode.is_ok());
+  ASSERT_TRUE(*mode->step());
+  EXPECT_EQ(mode->column_text(0), "wal");
+}
+
+TEST_F(StateStoreTest, EveryDescriptorIsCloseOnExec) {
+  StateStore store = open_store();
+  ASSERT_TRUE(store.add(pending_task("T_1")).is_ok());
+  ASSERT_TRUE(store.list_all().is_ok());
+  int checked = 0;
+  DIR* fds = ::opendir("/proc/self/fd");
+  ASSERT_NE(fds, nullptr);
+  while (dirent* entry = ::readdir(fds)) {
+    const std::string link = "/proc/self/fd/" + std::string(entry->d_name);
+    char target[4096];
+    const ssize_t n = ::readlink(link.c_str(), target, sizeof(target) - 1);
+    if (n <= 0 || std::string(target, n).rfind(dir_.path(), 0) != 0) continue;
+    const int flags = ::fcntl(std::stoi(entry->d_name), F_GETFD);
+    EXPECT_TRUE(flags & FD_CLOEXEC) << std::string(target, n);
+    ++checked;
+  }
+  ::closedir(fds);
+  EXPECT_GE(checked, 3);  // state.db, state.db-wal, state.db-shm
+}
+
+TEST_F(StateStoreTest, RefusesANewerSchema) {
+  open_store();
+  Result<SqliteDb> raw = SqliteDb::open(dir_.file("state/state.db"));
+  ASSERT_TRUE(raw->exec("UPDATE schema_version SET version = 99").is_ok());
+  Result<StateStore> store = StateStore::open(dir_.file("state"));
+  EXPECT_EQ(store.status().code(), Status::Code::kFailedPrecondition);
+  EXPECT_NE(store.status().message().find("schema version 99"), std::string::npos);
+}
+
+TEST_F(StateStoreTest, RoundTripsEveryField) {
+  StateStore store = open_store();
+  TaskRecord task = pending_task("A_7240.3831_7");
+  task.type = TaskType::kAnalyze;
+  task.args = Json{{"model_config", {{"feats", {32, 64}}}}, {"name", "ünïcode"}};
+  task.package_dir = "/p/Saves/x";
+  task.script_path = "/p/AnalyzeScripts";
+  task.description = "it's \"quoted\"";
+  task.memory_mb = 5000;
+  task.cpu = true;
+  task.multi_gpu = true;
+  task.ddp = true;
+  task.load_ckpt = true;
+  task.checkpoint_id = 7;
+  task.restarts = 1;
+  task.max_restarts = 3;
+  ASSERT_TRUE(store.add(task).is_ok());
+  EXPECT_EQ(*store.get(task.id), task);
+
+  now_ = 2000;
+  ASSERT_TRUE(store.mark_running(task.id, 4321, 99887766554433ull, {1, 3}).is_ok());
+  now_ = 3000;
+  ASSERT_TRUE(store.mark_ended(task.id, TaskState::kFailed, -9, "killed by signal 9").is_ok());
+  task.state = TaskState::kFailed;
+  task.pid = 4321;
+  task.pid_start_ticks = 99887766554433ull;
+  task.devices = {1, 3};
+  task.start_time = 2000;
+  task.end_time = 3000;
+  task.exit_code = -9;
+  task.error = "killed by signal 9";
+  EXPECT_EQ(*store.get(task.id), task);
+}
+
+TEST_F(StateStoreTest, TasksSurviveCloseAndReopen) {
+  {
+    StateStore store = open_store();
+    ASSERT_TRUE(store.add(pending_task("T_1")).is_ok());
+    ASSERT_TRUE(store.add(pending_task("T_2")).is_ok());
+    ASSERT_TRUE(store.mark_running("T_2", 10, 20, {0}).is_ok());
+  }
+  StateStore store = open_store();
+  Result<std::vector<TaskRecord>> all = store.list_all();
+  ASSERT_TRUE(all.is_ok());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].state, TaskState::kPending);
+  EXPECT_EQ((*all)[1].state, TaskState::kRunning);
+  EXPECT_EQ((*all)[1].pid, 10);
+}
+
+TEST_F(StateStoreTest, AddRejectsDuplicatesAndNonPendingTasks) {
+  StateStore store = open_store();
+  ASSERT_TRUE(store.add(pending_task("T_1")).is_ok());
+  Status dup = store.add(pending_task("T_1"));
+  EXPECT_EQ(dup.code(), Status::Code::kAlreadyExists);
+  EXPECT_EQ(dup.message(), "task T_1 already exists");
+  TaskRecord running = pending_task("T_2");
+  running.state = TaskState::kRunning;
+  EXPECT_EQ(store.add(running).code(), Status::Code::kInvalidArgument);
+}
+
+TEST_F(StateStoreTest, NewIdsAreUniqueAndLookLikeTheOriginal) {
+  StateStore store = open_store();
+  now_ = 1763837235.26951;
+  ASSERT_TRUE(store.add(pending_task("T_7235.2695_2")).is_ok());  // the id the counter gives next
+  std::set<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    Result<std::string> id = store.add_with_new_id(pending_task(""));
+    ASSERT_TRUE(id.is_ok()) << id.status().to_string();
+    EXPECT_TRUE(std::regex_match(*id, std::regex(R"(T_\d{1,4}\.\d{4}_\d+)"))) << *id;
+    ids.insert(*id);
+  }
+  EXPECT_EQ(ids, (std::set<std::string>{"T_7235.2695_1", "T_7235.2695_3", "T_7235.2695_4"}));
+  TaskRecord analyze = pending_task("");
+  analyze.type = TaskType::kAnalyze;
+  EXPECT_EQ(*store.add_with_new_id(analyze), "A_7235.2695_5");
+}
+
+TEST_F(StateStoreTest, UnknownIdsAreNamed) {
+  StateStore store = open_store();
+  EXPECT_EQ(store.get("T_9").status().message(), "no task with id 'T_9'");
+  EXPECT_EQ(store.update_state("T_9", TaskState::kKilled).code(), Status::Code::kNotFound);
+  EXPECT_EQ(store.mark_running("T_9", 1, 1, {}).code(), Status::Code::kNotFound);
+  EXPECT_EQ(store.mark_ended("T_9", TaskState::kFailed, 1).code(), Status::Code::kNotFound);
+  EXPECT_EQ(store.bump_restarts("T_9").code(), Status::Code::kNotFound);
+  EXPECT_EQ(store.remove("T_9").code(), Status::Code::kNotFound);
+}
+
+TEST_F(StateStoreTest, IllegalTransitionsNameBothStates) {
+  StateStore store = open_store();
+  ASSERT_TRUE(store.add(pending_task("T_1")).is_ok());
+  Status early = store.mark_ended("T_1", TaskState::kFinished, 0);
+  EXPECT_EQ(early.code(), Status::Code::kFailedPrecondition);
+  EXPECT_EQ(early.message(), "task T_1 cannot go from Pending to Finished");
+  ASSERT_TRUE(store.mark_running("T_1", 5, 6, {0}).is_ok());
+  ASSERT_TRUE(store.mark_ended("T_1", TaskState::kFinished, 0).is_ok());
+  EXPECT_EQ(store.update_state("T_1", TaskState::kRunning).message(),
+            "task T_1 cannot go from Finished to Running");
+  EXPECT_EQ(store.bump_restarts("T_1").message(), "task T_1 cannot go from Finished to Pending");
+  EXPECT_EQ(store.mark_ended("T_1", TaskState::kPending, 0).code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(store.get("T_1")->state, TaskState::kFinished);  // nothing changed
+}
+
+TEST_F(StateStoreTest, KilledBeforeStartingHasNoExitCode) {
+  StateStore store = open_store();
+  ASSERT_TRUE(store.add(pending_task("T_1")).is_ok());
+  ASSERT_TRUE(store.mark_ended("T_1", TaskState::kKilled, std::nullopt, "deleted").is_ok());
+  Result<TaskRecord> task = store.get("T_1");
+  EXPECT_EQ(task->state, TaskState::kKilled);
+  EXPECT_FALSE(task->exit_code.has_value());
+  EXPECT_EQ(task->error, "deleted");
+}
+
+TEST_F(StateStoreTest, ListsByStateInSubmissionOrder) {
+  StateStore store = open_store();
+  for (const char* id : {"T_c", "T_a", "T_b", "T_d"})
+    ASSERT_TRUE(store.add(pending_task(id)).is_ok());
+  ASSERT_TRUE(store.mark_running("T_a", 1, 1, {0}).is_ok());
+  Result<std::vector<TaskRecord>> pending = store.list(TaskState::kPending);
+  ASSERT_TRUE(pending.is_ok());
+  std::vector<std::string> ids;
+  for (const TaskRecord& t : *pending) ids.push_back(t.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"T_c", "T_b", "T_d"}));
+  EXPECT_EQ(store.list(TaskState::kRunning)->size(), 1u);
+  EXPECT_TRUE(store.list(TaskState::kKilled)->empty());
+  EXPECT_EQ(store.list_all()->front().id, "T_c");
+}
+
+TEST_F(StateStoreTest, BumpRestartsRequeuesAFailedTaskWithinItsLimit) {
+  StateStore store = open_store();
+  TaskRecord task = pending_task("T_1");
+  task.max_restarts = 1;
+  ASSERT_TRUE(store.add(task).is_ok());
+  ASSERT_TRUE(store.mark_running("T_1", 5, 6, {2}).is_ok());
+  ASSERT_TRUE(store.mark_ended("T_1", TaskState::kFailed, 1, "oom").is_ok());
+  ASSERT_TRUE(store.bump_restarts("T_1").is_ok());
+  Result<TaskRecord> again = store.get("T_1");
+  EXPECT_EQ(again->state, TaskState::kPending);
+  EXPECT_EQ(again->restarts, 1);
+  EXPECT_EQ(again->pid, 0);
+  EXPECT_TRUE(again->devices.empty());
+  EXPECT_FALSE(again->exit_code.has_value());
+  EXPECT_EQ(again->error, "oom");  // the last failure stays visible
+  ASSERT_TRUE(store.mark_running("T_1", 7, 8, {2}).is_ok());
+  ASSERT_TRUE(store.mark_ended("T_1", TaskState::kFailed, 1).is_ok());
+  EXPECT_EQ(store.bump_restarts("T_1").message(), "task T_1 has used all its 1 restarts");
+}
+
+TEST_F(StateStoreTest, RemoveAndClearFinishedKeepLiveTasks) {
+  StateStore store = open_store();
+  for (const char* id : {"T_1", "T_2", "T_3", "T_4", "T_5"}) {
+    ASSERT_TRUE(store.add(pending_task(id)).is_ok());
+  }
+  ASSERT_TRUE(store.mark_running("T_2", 1, 1, {0}).is_ok());
+  ASSERT_TRUE(store.mark_running("T_3", 1, 1, {0}).is_ok());
+  ASSERT_TRUE(store.mark_ended("T_3", TaskState::kFinished, 0).is_ok());
+  ASSERT_TRUE(store.mark_ended("T_4", TaskState::kKilled, std::nullopt).is_ok());
+  EXPECT_EQ(store.remove("T_2").message(), "task T_2 is running; end it before deleting it");
+  ASSERT_TRUE(store.remove("T_5").is_ok());
+  EXPECT_EQ(store.get("T_5").status().code(), Status::Code::kNotFound);
+  EXPECT_EQ(*store.clear_finished(), 2);
+  Result<std::vector<TaskRecord>> left = store.list_all();
+  ASSERT_TRUE(left.is_ok());
+  std::vector<std::string> ids;
+  for (const TaskRecord& t : *left) ids.push_back(t.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"T_1", "T_2"}));
+}
+
+TEST_F(StateStoreTest, ConcurrentWritersLoseNoUpdate) {
+  StateStore first = open_store();
+  StateStore second = open_store();
+  TaskRecord shared = pending_task("T_shared");
+  shared.max_restarts = 1000000;
+  ASSERT_TRUE(first.add(shared).is_ok());
+  ASSERT_TRUE(first.update_state("T_shared", TaskState::kFailed).is_ok());
+  constexpr int kThreads = 4, kTasksEach = 100;
+  std::vector<int> bumps(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      StateStore& store = t % 2 == 0 ? first : second;
+      for (int i = 0; i < kTasksEach; ++i) {
+        EXPECT_TRUE(store.add_with_new_id(pending_task("")).is_ok());
+        if (store.bump_restarts("T_shared").is_ok()) ++bumps[t];
+        store.update_state("T_shared", TaskState::kFailed);  // may lose the race: that is fine
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  int total_bumps = 0;
+  for (int b : bumps) total_bumps += b;
+  EXPECT_GT(total_bumps, 0);
+  EXPECT_EQ(second.get("T_shared")->restarts, total_bumps);
+  Result<std::vector<TaskRecord>> all = first.list_all();
+  ASSERT_TRUE(all.is_ok());
+  std::set<std::string> ids;
+  for (const TaskRecord& t : *all) ids.insert(t.id);
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kThreads * kTasksEach + 1));
+}
+
+TEST_F(StateStoreTest, AThousandTasks) {
+  StateStore store = open_store();
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_TRUE(store.add(pending_task("T_" + std::to_string(i))).is_ok());
+  }
+  Result<std::vector<TaskRecord>> all = store.list_all();
+  ASSERT_TRUE(all.is_ok());
+  ASSERT_EQ(all->size(), 1000u);
+  EXPECT_EQ(all->back().id, "T_999");
+  EXPECT_EQ(store.list(TaskState::kPending)->size(), 1000u);
+}
+
+}  // namespace
+}  // namespace dlnest
