@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# training_bench.sh: epoch times of the MNIST template trained several ways in one run
+# (docs/benchmarks.md, "Training speed"):
+#   dlnest        `dlnest run --foreground` on a copy of templates/mnist
+#   dlnest_w0     the same with the DataLoader's background threads off ("workers": 0)
+#   cpp_tuned     bench/handwritten_mnist with dlnest-worker's mallopt settings
+#   cpp_default   bench/handwritten_mnist with glibc's default allocator settings
+#   python        bench/python_mnist.py under /usr/bin/python3 (Debian's python3-torch)
+#   python_tuned  the same with dlnest-worker's allocator settings (MALLOC_*_ environment)
+# The variants run interleaved (in that order, REPS times); the first epoch of every run is warm-up
+# and not counted. Then, unless ALLOC_CHECK=0, python and python_tuned run again on a smaller
+# subset (ALLOC_SUBSET images), where glibc's default settings page-fault at every step.
+#
+# Run from anywhere after scripts/build.sh. Settings (environment):
+#   REPS=8 EPOCHS=3 TRAIN_SUBSET=6400 BATCH_SIZE=64 TEST_SUBSET=64 ALLOC_SUBSET=3200
+#                (whole runs of a process drift here, not only epochs: many short runs give steadier
+#                medians than a few long ones)
+#   THREADS=1    intra-op threads of every variant, set through OMP_NUM_THREADS (which libtorch
+#                and OpenBLAS read; dlnest has no other knob). 1 is libtorch's default here.
+#   W0=1         run the dlnest_w0 variant (0: skip it)
+#   ALLOC_CHECK=1
+#   BUILD=build  the configured build folder
+#   RESULTS=     also copy the raw per-epoch results (TSV) to this file
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+REPS=${REPS:-8}
+EPOCHS=${EPOCHS:-3}
+TRAIN_SUBSET=${TRAIN_SUBSET:-6400}
+BATCH_SIZE=${BATCH_SIZE:-64}
+TEST_SUBSET=${TEST_SUBSET:-64}
+ALLOC_SUBSET=${ALLOC_SUBSET:-3200}
+THREADS=${THREADS:-1}
+W0=${W0:-1}
+ALLOC_CHECK=${ALLOC_CHECK:-1}
+BUILD=${BUILD:-build}
+PYTHON=/usr/bin/python3
+DATA_ROOT=/usr/share/datasets/fashion-mnist
+# dlnest-worker's mallopt values (src/worker/main.cc), for the python_tuned variant.
+TUNED_MALLOC=(MALLOC_MMAP_THRESHOLD_=$((32 * 1024 * 1024))
+  MALLOC_TRIM_THRESHOLD_=$((1024 * 1024 * 1024)))
+
+echo "== building dlnest, dlnest-worker and handwritten_mnist"
+ninja -C "$BUILD" dlnest dlnest-worker dlnest_sdk handwritten_mnist >/dev/null
+"$PYTHON" -c 'import torch' || { echo "$PYTHON has no torch (apt install python3-torch)"; exit 1; }
+default_threads=$(env -u OMP_NUM_THREADS -u MKL_NUM_THREADS "$PYTHON" -c \
+  'import torch; print(torch.get_num_threads())')
+cpus=$(env -u OMP_NUM_THREADS nproc)
+export OMP_NUM_THREADS=$THREADS
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/training_bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+project=$work/mnist
+cp -r templates/mnist "$project"
+rm -rf "$project/.dlnest" "$project/Saves"
+cat bench/training_bench_life_cycle.inc >>"$project/LifeCycle.cpp"
+results=$work/results.tsv
+: >"$results"
+
+steps() { echo $((($1 + BATCH_SIZE - 1) / BATCH_SIZE)); }
+
+# freq_file EPOCHS TRAIN_SUBSET [WORKERS]: the freq config of a dlnest run (WORKERS: the
+# template's setting when not given).
+freq_file() {
+  local file=$work/freq_$1_$2_${3:-template}.json
+  {
+    printf '{"epochs": %d, "train_subset": %d, "test_subset": %d, "batch_size": %d,' \
+      "$1" "$2" "$TEST_SUBSET" "$BATCH_SIZE"
+    [[ -n ${3:-} ]] && printf ' "workers": %d,' "$3"
+    printf ' "life_cycle_name": "TimedLifeCycle"}\n'
+  } >"$file"
+  echo "$file"
+}
+
+# record VARIANT REP SUBSET: prefixes the JSON lines on stdin and appends them to the results.
+record() { sed "s/^/$1\t$2\t$(steps "$3")\t/" >>"$results"; }
+
+# run_dlnest REP VARIANT [WORKERS]: one DLNest run; records its metrics.jsonl lines and the stage
+# times TimedLifeCycle printed.
+run_dlnest() {
+  local name=$2_rep$1 freq
+  freq=$(freq_file "$EPOCHS" "$TRAIN_SUBSET" "${3:-}")
+  "$BUILD/bin/dlnest" run -c "$project/root_config.json" -f "$freq" --sd -d "$name" \
+    --foreground >"$work/$name.log" 2>&1 || { cat "$work/$name.log"; exit 1; }
+  record "$2" "$1" "$TRAIN_SUBSET" <"$project/Saves/$name/metrics.jsonl"
+  sed -n "s/^\[training_bench\] //p" "$work/$name.log" | record "$2_stage" "$1" "$TRAIN_SUBSET"
+}
+
+# run_cpp REP ALLOCATOR
+run_cpp() {
+  "$BUILD/bin/handwritten_mnist" --data-root "$DATA_ROOT" --train-subset "$TRAIN_SUBSET" \
+    --batch-size "$BATCH_SIZE" --epochs "$EPOCHS" --threads "$THREADS" --allocator "$2" |
+    record "cpp_$2" "$1" "$TRAIN_SUBSET"
+}
+
+# run_python REP VARIANT SUBSET [ENV...]
+run_python() {
+  env "${@:4}" "$PYTHON" bench/python_mnist.py --data-root "$DATA_ROOT" --train-subset "$3" \
+    --batch-size "$BATCH_SIZE" --epochs "$EPOCHS" --threads "$THREADS" | record "$2" "$1" "$3"
+}
+
+step() { echo "== $(date +%T) $* (load average $(cut -d' ' -f1 /proc/loadavg))"; }
+
+echo "== building the project's plugin (a one-batch dlnest run, not timed)"
+"$BUILD/bin/dlnest" run -c "$project/root_config.json" -f "$(freq_file 1 "$BATCH_SIZE")" \
+  --sd -d warmup --foreground >"$work/warmup.log" 2>&1 || { cat "$work/warmup.log"; exit 1; }
+
+for rep in $(seq 1 "$REPS"); do
+  step "repetition $rep/$REPS: dlnest" && run_dlnest "$rep" dlnest
+  if ((W0)); then step "repetition $rep/$REPS: dlnest_w0" && run_dlnest "$rep" dlnest_w0 0; fi
+  step "repetition $rep/$REPS: cpp_tuned" && run_cpp "$rep" tuned
+  step "repetition $rep/$REPS: cpp_default" && run_cpp "$rep" default
+  step "repetition $rep/$REPS: python" && run_python "$rep" python "$TRAIN_SUBSET"
+  step "repetition $rep/$REPS: python_tuned" &&
+    run_python "$rep" python_tuned "$TRAIN_SUBSET" "${TUNED_MALLOC[@]}"
+done
+if ((ALLOC_CHECK)); then
+  for rep in 1 2; do
+    step "allocator check $rep/2: python on $ALLOC_SUBSET images" &&
+      run_python "$rep" python_small "$ALLOC_SUBSET"
+    step "allocator check $rep/2: python_tuned on $ALLOC_SUBSET images" &&
+      run_python "$rep" python_tuned_small "$ALLOC_SUBSET" "${TUNED_MALLOC[@]}"
+  done
+fi
+
+[[ -n ${RESULTS:-} ]] && cp "$results" "$RESULTS"
+echo
+echo "$cpus CPUs, load average now $(cut -d' ' -f1-3 /proc/loadavg); intra-op threads $THREADS" \
+  "(libtorch's default here: $default_threads)"
+echo "$TRAIN_SUBSET images in batches of $BATCH_SIZE, $EPOCHS epochs per run (the first not" \
+  "counted), $REPS repetitions"
+"$PYTHON" bench/training_bench_report.py "$results"
