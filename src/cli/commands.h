@@ -4,7 +4,12 @@
 
 #include <CLI/CLI.hpp>
 
+#include "dlnest/status.h"
+
 namespace dlnest::cli {
+
+/// Prints "dlnest: error: <message>" to stderr and returns the exit code 1.
+int fail(const Status& status);
 
 /// `dlnest config -c CFG [-f FREQ]`: print the merged arguments.
 void add_config_command(CLI::App& app, int& exit_code);

@@ -3,6 +3,15 @@
 
 #include "cli/commands.h"
 
+namespace dlnest::cli {
+
+int fail(const Status& status) {
+  std::cerr << "dlnest: error: " << status.message() << "\n";
+  return 1;
+}
+
+}  // namespace dlnest::cli
+
 int main(int argc, char** argv) {
   CLI::App app{
       "DLNest: queue deep-learning training runs, keep a reproducible save package for each,\n"

@@ -11,11 +11,6 @@ namespace dlnest::cli {
 
 namespace {
 
-int fail(const Status& status) {
-  std::cerr << "dlnest: error: " << status.message() << "\n";
-  return 1;
-}
-
 std::string track_text(const std::deque<int>& track) {
   return Json(std::vector<int>(track.begin(), track.end())).dump();
 }

@@ -17,11 +17,6 @@ namespace dlnest::cli {
 
 namespace {
 
-int fail(const Status& status) {
-  std::cerr << "dlnest: error: " << status.message() << "\n";
-  return 1;
-}
-
 std::string own_dir() {
   char buf[PATH_MAX];
   const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
