@@ -1,13 +1,14 @@
 // dlnest-worker: runs one task (training) inside its save package.
 //
 //   dlnest-worker train --package DIR [--resume [--checkpoint ID]] [--device cpu|cuda:N]
-//                       [--foreground]
+//                       [--foreground] [--exit-file PATH]
 #include <malloc.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "dlnest/env.h"
 #include "sdk/trainer.h"
 #include "worker/output.h"
 #include "worker/plugin_loader.h"
@@ -25,6 +26,20 @@ constexpr int kTrimThreshold = 1 << 30;
 void tune_allocator() {
   mallopt(M_MMAP_THRESHOLD, kMmapThreshold);
   mallopt(M_TRIM_THRESHOLD, kTrimThreshold);
+}
+
+/// `path` relative to the folder the worker was started in.
+std::string absolute(const std::string& path) {
+  char cwd[4096];
+  if ((!path.empty() && path[0] == '/') || ::getcwd(cwd, sizeof cwd) == nullptr) return path;
+  return cwd + ("/" + path);
+}
+
+/// Leaves the exit code where a supervisor that is not this process's parent can read it.
+void write_exit_file(const std::string& path, int code) {
+  const dlnest::Status s =
+      dlnest::write_file_atomically(dlnest::Env::default_env(), path, std::to_string(code) + "\n");
+  if (!s.is_ok()) std::cerr << "dlnest-worker: error: " << s.message() << "\n";
 }
 
 int train(dlnest::TrainRequest request, bool foreground) {
@@ -68,15 +83,17 @@ int main(int argc, char** argv) {
   auto* cmd = app.add_subcommand("train", "Train (or continue training) a save package");
   dlnest::TrainRequest request;
   bool foreground = false;
+  std::string exit_file;
   cmd->add_option("--package", request.package_dir, "the save package")->required();
   cmd->add_flag("--resume", request.resume, "continue from a checkpoint");
   cmd->add_option("--checkpoint", request.checkpoint_id, "checkpoint to continue from (-1: latest)");
   cmd->add_option("--device", request.device, "cpu or cuda:N");
   cmd->add_flag("--foreground", foreground, "also echo the output to the terminal");
+  cmd->add_option("--exit-file", exit_file, "on exit, write the exit code (decimal) to this file");
   CLI11_PARSE(app, argc, argv);
-  char cwd[4096];
-  if (request.package_dir.empty() || request.package_dir[0] != '/') {
-    if (::getcwd(cwd, sizeof cwd) != nullptr) request.package_dir = cwd + ("/" + request.package_dir);
-  }
-  return train(request, foreground);
+  request.package_dir = absolute(request.package_dir);
+  if (!exit_file.empty()) exit_file = absolute(exit_file);
+  const int code = train(request, foreground);  // its output is flushed when it returns
+  if (!exit_file.empty()) write_exit_file(exit_file, code);
+  return code;
 }
