@@ -87,3 +87,15 @@ class Result {
     ::dlnest::Status dlnest_status_ = (expr); \
     if (!dlnest_status_.is_ok()) return dlnest_status_; \
   } while (0)
+
+#define DLNEST_STATUS_CONCAT_INNER(a, b) a##b
+#define DLNEST_STATUS_CONCAT(a, b) DLNEST_STATUS_CONCAT_INNER(a, b)
+#define DLNEST_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
+  auto tmp = (expr);                                 \
+  if (!tmp.is_ok()) return tmp.status();             \
+  lhs = std::move(tmp).value()
+
+/// Evaluates `expr` (a Result); returns its Status from the enclosing function when it is not
+/// ok, else moves the value into `lhs` (which may declare a variable: `auto x`).
+#define DLNEST_ASSIGN_OR_RETURN(lhs, expr) \
+  DLNEST_ASSIGN_OR_RETURN_IMPL(DLNEST_STATUS_CONCAT(dlnest_result_, __LINE__), lhs, expr)

@@ -41,6 +41,22 @@ std::string default_dlnest_cmake_dir() {
   return env != nullptr ? env : DLNEST_BUILD_TREE;
 }
 
+std::string default_template_dir() {
+  const char* env = std::getenv("DLNEST_TEMPLATE_DIR");
+  return env != nullptr ? env : DLNEST_SOURCE_TREE "/templates";
+}
+
+Status create_project(const std::string& target_dir, bool mnist, const std::string& template_dir) {
+  Env* env = Env::default_env();
+  const std::string target = path::absolute(target_dir);
+  const std::string source = path::join(template_dir, mnist ? "mnist" : "empty");
+  if (env->file_exists(target)) return Status::already_exists(target + " already exists");
+  if (!env->is_directory(source)) {
+    return Status::not_found("template folder " + source + " is missing");
+  }
+  return copy_tree(env, source, target);
+}
+
 Result<std::string> build_project(const std::string& project_dir, const BuildOptions& options) {
   Env* env = Env::default_env();
   if (!env->file_exists(path::join(project_dir, "CMakeLists.txt"))) {

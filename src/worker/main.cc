@@ -1,7 +1,9 @@
-// dlnest-worker: runs one task (training) inside its save package.
+// dlnest-worker: runs one task (training or analysis) inside its save package.
 //
 //   dlnest-worker train --package DIR [--resume [--checkpoint ID]] [--device cpu|cuda:N]
 //                       [--foreground] [--exit-file PATH]
+//   dlnest-worker analyze --package DIR [--checkpoint ID] [--device D]
+//                         (--script FILE.cpp | --socket PATH [--scripts DIR]) [--exit-file PATH]
 #include <malloc.h>
 #include <unistd.h>
 
@@ -10,6 +12,8 @@
 
 #include "dlnest/env.h"
 #include "sdk/trainer.h"
+#include "worker/analyze.h"
+#include "worker/script_compiler.h"
 #include "worker/output.h"
 #include "worker/plugin_loader.h"
 #include "worker/progress.h"
@@ -90,10 +94,40 @@ int main(int argc, char** argv) {
   cmd->add_option("--device", request.device, "cpu or cuda:N");
   cmd->add_flag("--foreground", foreground, "also echo the output to the terminal");
   cmd->add_option("--exit-file", exit_file, "on exit, write the exit code (decimal) to this file");
+
+  auto* analyze = app.add_subcommand("analyze", "Load a save package and run analysis scripts");
+  dlnest::AnalyzeOptions analysis;
+  analysis.toolchain_dir = dlnest::default_script_toolchain_dir();
+  analyze->add_option("--package", analysis.package_dir, "the save package")->required();
+  analyze->add_option("--checkpoint", analysis.checkpoint_id,
+                      "checkpoint to load (-1: latest, -2: none)");
+  analyze->add_option("--device", analysis.device, "cpu or cuda:N");
+  auto* script = analyze->add_option("--script", analysis.script, "run this .cpp file and exit");
+  analyze->add_option("--scripts", analysis.scripts_dir, "folder of the scripts runExp names");
+  analyze->add_option("--socket", analysis.socket, "Unix socket to take commands on")
+      ->excludes(script);
+  analyze->add_option("--toolchain", analysis.toolchain_dir,
+                      "folder with script_flags.txt and the precompiled header");
+  analyze->add_option("--exit-file", exit_file, "on exit, write the exit code to this file");
+  analyze->add_flag("--foreground", foreground, "accepted for symmetry with train");
   CLI11_PARSE(app, argc, argv);
-  request.package_dir = absolute(request.package_dir);
   if (!exit_file.empty()) exit_file = absolute(exit_file);
-  const int code = train(request, foreground);  // its output is flushed when it returns
+  int code = 0;
+  if (analyze->parsed()) {
+    analysis.package_dir = absolute(analysis.package_dir);
+    if (!analysis.script.empty()) analysis.script = absolute(analysis.script);
+    if (analysis.scripts_dir.empty()) analysis.scripts_dir = analysis.package_dir + "/AnalyzeScripts";
+    analysis.scripts_dir = absolute(analysis.scripts_dir);
+    if (analysis.script.empty() && analysis.socket.empty()) {
+      std::cerr << "dlnest-worker analyze: give --script FILE or --socket PATH\n";
+      code = 2;
+    } else {
+      code = dlnest::run_analyzer(analysis);
+    }
+  } else {
+    request.package_dir = absolute(request.package_dir);
+    code = train(request, foreground);  // its output is flushed when it returns
+  }
   if (!exit_file.empty()) write_exit_file(exit_file, code);
   return code;
 }

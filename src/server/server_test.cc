@@ -1,0 +1,463 @@
+// The server through its HTTP API, with real workers training the empty template: the task life
+// cycle, deletion, restarts, adoption by a new server, the token, and bad requests of every kind.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "dlnest/config.h"
+#include "dlnest/env.h"
+#include "env/path.h"
+#include "project/project_builder.h"
+#include "server/server.h"
+#include "supervisor/supervisor.h"
+#include "testing/temp_dir.h"
+
+namespace dlnest {
+namespace {
+
+using testing::TempDir;
+using Clock = std::chrono::steady_clock;
+
+/// A project from the empty template, shared by the tests of this file so that it is built once.
+class ServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    project_root_ = new TempDir();
+    project_ = project_root_->file("proj");
+    ASSERT_TRUE(create_project(project_, /*mnist=*/false).is_ok());
+    // A short run and a long one (to have something running for a while).
+    project_root_->write("quick.json", R"({"epochs": 2})");
+    project_root_->write("long.json", R"({"epochs": 100000})");
+  }
+  static void TearDownTestSuite() {
+    delete project_root_;
+    project_root_ = nullptr;
+  }
+
+  void TearDown() override {
+    if (server_ != nullptr) server_->stop();
+  }
+
+  std::unique_ptr<Server> start(ServerOptions options = {}) {
+    options.port = 0;
+    options.quiet = true;
+    options.delay_s = 0.5;
+    if (options.state_dir.empty()) options.state_dir = state_.file("state");
+    options.worker_path = std::string(DLNEST_BIN_DIR) + "/dlnest-worker";
+    auto server = Server::start(options);
+    EXPECT_TRUE(server.is_ok()) << server.status().message();
+    return server.is_ok() ? std::move(server).value() : nullptr;
+  }
+
+  void start_default() {
+    server_ = start();
+    ASSERT_NE(server_, nullptr);
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+    client_->set_read_timeout(300, 0);
+  }
+
+  Json post(const std::string& path, const httplib::Params& params = {}) {
+    auto res = client_->Post(path.c_str(), params);
+    EXPECT_TRUE(res) << path;
+    if (!res) return Json();
+    EXPECT_EQ(res->status, 200) << path << " " << res->body;
+    return Json::parse(res->body);
+  }
+
+  Json get(const std::string& path, const httplib::Params& params = {}) {
+    auto res = client_->Get(path.c_str(), params, httplib::Headers{});
+    EXPECT_TRUE(res) << path;
+    if (!res) return Json();
+    EXPECT_EQ(res->status, 200) << path << " " << res->body;
+    return Json::parse(res->body);
+  }
+
+  static std::string config() { return path::join(project_, "root_config.json"); }
+  static std::string freq(const char* name) { return project_root_->file(name); }
+
+  /// Submits a CPU training of the project; returns its id.
+  std::string submit(const char* freq_name, httplib::Params extra = {}) {
+    httplib::Params p = {{"config_path", config()}, {"freq_path", freq(freq_name)}, {"CPU", "True"}};
+    p.insert(extra.begin(), extra.end());
+    const Json reply = post("/run_train", p);
+    EXPECT_EQ(reply.value("status", ""), "success") << reply;
+    return reply.value("task_ID", "");
+  }
+
+  Json task(const std::string& id) { return get("/get_task", {{"task_ID", id}})["info"]; }
+
+  /// Waits until task `id` is in `state` (or `timeout_s` passed); returns its info.
+  Json wait_state(const std::string& id, const std::string& state, double timeout_s = 120) {
+    const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
+    Json info;
+    while (Clock::now() < deadline) {
+      info = task(id);
+      if (info.value("status", "") == state) return info;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ADD_FAILURE() << id << " never became " << state << ": " << info.dump();
+    return info;
+  }
+
+  /// Waits until the task's package holds a checkpoint.
+  void wait_checkpoint(const std::string& package, double timeout_s = 60) {
+    const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
+    while (Clock::now() < deadline) {
+      auto files = Env::default_env()->list_dir(path::join(package, "Checkpoints"));
+      if (files.is_ok() && !files->empty()) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ADD_FAILURE() << "no checkpoint in " << package;
+  }
+
+  static inline TempDir* project_root_ = nullptr;
+  static inline std::string project_;
+  TempDir state_;
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+TEST_F(ServerTest, TrainsAProjectToFinishedAndKeepsItInTheHistory) {
+  start_default();
+  const std::string id = submit("quick.json", {{"description", "first"}});
+  ASSERT_EQ(id.rfind("T_", 0), 0u) << id;
+  const Json info = wait_state(id, "Finished");
+  EXPECT_EQ(info["exit_code"], 0);
+  EXPECT_EQ(info["devices"], Json::array({-1}));
+  EXPECT_EQ(info["description"], "first");
+  EXPECT_EQ(info["type"], "Train");
+  EXPECT_GT(info["end_time"].get<double>(), info["start_time"].get<double>());
+  // The output and the package.
+  const Json out = get("/get_task_output", {{"task_ID", id}, {"offset", "0"}});
+  EXPECT_NE(out["text"].get<std::string>().find("[dlnest] finished"), std::string::npos) << out;
+  EXPECT_EQ(out["offset"], 0);
+  EXPECT_EQ(out["next_offset"].get<int64_t>(), out["size"].get<int64_t>());
+  const std::string package = info["package_dir"];
+  EXPECT_TRUE(Env::default_env()->file_exists(path::join(package, "metrics.jsonl")));
+  // Ended tasks leave /get_task_info and stay in the history.
+  EXPECT_EQ(get("/get_task_info")["info"], Json::array());
+  const Json history = get("/get_task_history")["info"];
+  ASSERT_EQ(history.size(), 1u);
+  EXPECT_EQ(history[0]["ID"], id);
+  // The server's own messages tell the story, read with offsets.
+  const Json log = get("/get_DLNest_output");
+  const std::string text = log["text"];
+  EXPECT_NE(text.find("[Run train] " + id), std::string::npos) << text;
+  EXPECT_NE(text.find("[Start task] " + id), std::string::npos) << text;
+  EXPECT_NE(text.find("[Finished] " + id), std::string::npos) << text;
+  const Json rest = get("/get_DLNest_output", {{"offset", std::to_string(log["next_offset"].get<int64_t>())}});
+  EXPECT_EQ(rest["text"], "");
+  const Json styled = get("/get_DLNest_output", {{"styled", "True"}});
+  ASSERT_TRUE(styled["text"].is_array());
+  EXPECT_EQ(styled["text"][0][0], "#ff0f9f bold");
+  EXPECT_EQ(post("/clear")["status"], "success");
+  EXPECT_EQ(get("/get_DLNest_output", {{"styled", "True"}})["text"],
+            Json::array({Json::array({"", ""})}));
+}
+
+TEST_F(ServerTest, DeletesPendingAndRunningTasksAndLeavesNoProcess) {
+  ServerOptions options;
+  options.simulated_gpus = "sim:1000";
+  server_ = start(options);
+  ASSERT_NE(server_, nullptr);
+  client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+  client_->set_read_timeout(300, 0);
+  // Asks for more memory than the simulated GPU has: it waits.
+  const Json queued = post("/run_train", {{"config_path", config()},
+                                          {"freq_path", freq("quick.json")},
+                                          {"memory_consumption", "5000"}});
+  ASSERT_EQ(queued["status"], "success") << queued;
+  const std::string pending = queued["task_ID"];
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  EXPECT_EQ(task(pending)["status"], "Pending");
+  EXPECT_EQ(post("/del_task", {{"task_ID", pending}})["status"], "success");
+  EXPECT_EQ(task(pending)["status"], "Killed");
+  // A running CPU task is ended through its process group.
+  const std::string running = submit("long.json");
+  const Json info = wait_state(running, "Running");
+  const int pid = info["pid"];
+  EXPECT_EQ(post("/del_task", {{"task_ID", running}})["status"], "success");
+  const Json killed = wait_state(running, "Killed", 30);
+  EXPECT_NE(killed["error"].get<std::string>().find("deleted"), std::string::npos) << killed;
+  EXPECT_TRUE(process_group_members(pid).empty());
+  // Deleting again, or deleting an unknown id, is an error (the original said "success").
+  const Json again = post("/del_task", {{"task_ID", running}});
+  EXPECT_EQ(again["status"], "error");
+  EXPECT_NE(again["error"].get<std::string>().find("already ended (Killed)"), std::string::npos);
+  const Json unknown = post("/del_task", {{"task_ID", "T_0000.0000_0"}});
+  EXPECT_EQ(unknown["error"], "unknown task T_0000.0000_0");
+}
+
+TEST_F(ServerTest, FiftySubmitDeleteCyclesLeaveNoProcessBehind) {
+  start_default();
+  // One package with a checkpoint, then 50 continues of it, each deleted once it runs.
+  const std::string first = submit("long.json");
+  const Json info = wait_state(first, "Running");
+  const std::string package = info["package_dir"];
+  wait_checkpoint(package);
+  ASSERT_EQ(post("/del_task", {{"task_ID", first}})["status"], "success");
+  wait_state(first, "Killed", 30);
+  std::vector<int> pids;
+  for (int cycle = 0; cycle < 50; ++cycle) {
+    const Json reply = post("/continue_train", {{"record_path", package}, {"CPU", "True"}});
+    ASSERT_EQ(reply["status"], "success") << reply;
+    const std::string id = reply["task_ID"];
+    const Json running = wait_state(id, "Running", 30);
+    pids.push_back(running["pid"]);
+    ASSERT_EQ(post("/del_task", {{"task_ID", id}})["status"], "success");
+    wait_state(id, "Killed", 30);
+  }
+  for (int pid : pids) {
+    EXPECT_TRUE(process_group_members(pid).empty()) << "process group " << pid << " survived";
+  }
+  // Nothing of ours is left as a zombie either.
+  std::ifstream stat("/proc/self/stat");
+  for (const std::string& entry : *Env::default_env()->list_dir("/proc")) {
+    if (entry.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream s("/proc/" + entry + "/stat");
+    std::string line;
+    std::getline(s, line);
+    const size_t close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    int ppid = 0;
+    char state = 0;
+    std::istringstream rest(line.substr(close + 2));
+    rest >> state >> ppid;
+    EXPECT_FALSE(ppid == ::getpid() && state == 'Z') << "zombie child " << entry;
+  }
+}
+
+TEST_F(ServerTest, AFailedTaskIsRestartedFromItsLatestCheckpoint) {
+  start_default();
+  const std::string id = submit("long.json", {{"max_restarts", "1"}});
+  const Json info = wait_state(id, "Running");
+  wait_checkpoint(info["package_dir"]);
+  // A crash of the worker (not a deletion): the task fails and is continued.
+  ASSERT_EQ(::kill(info["pid"].get<int>(), SIGKILL), 0);
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  Json now;
+  while (Clock::now() < deadline) {
+    now = task(id);
+    if (now["restarts"] == 1 && now["status"] == "Running") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(now["restarts"], 1) << now;
+  ASSERT_EQ(now["status"], "Running") << now;
+  EXPECT_NE(now["pid"], info["pid"]);
+  EXPECT_NE(now["error"].get<std::string>().find("SIGKILL"), std::string::npos) << now;
+  // It continued from a checkpoint: its output says so.
+  const auto out_deadline = Clock::now() + std::chrono::seconds(30);
+  std::string text;
+  while (Clock::now() < out_deadline && text.find("continuing from") == std::string::npos) {
+    text = get("/get_task_output", {{"task_ID", id}, {"offset", "0"}, {"max_bytes", "4000000"}})["text"];
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_NE(text.find("continuing from the latest checkpoint"), std::string::npos) << text;
+  // A second crash uses up the restarts: Failed for good.
+  ASSERT_EQ(::kill(now["pid"].get<int>(), SIGKILL), 0);
+  const Json failed = wait_state(id, "Failed", 30);
+  EXPECT_EQ(failed["restarts"], 1);
+}
+
+TEST_F(ServerTest, ANewServerAdoptsTheTasksOfTheOldOne) {
+  start_default();
+  const std::string id = submit("long.json");
+  const int pid = wait_state(id, "Running")["pid"];
+  server_->stop();  // a server that stops leaves its tasks running
+  EXPECT_FALSE(process_group_members(pid).empty());
+  server_ = start();
+  ASSERT_NE(server_, nullptr);
+  client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+  const Json info = task(id);
+  EXPECT_EQ(info["status"], "Running");
+  EXPECT_EQ(info["pid"], pid);
+  const std::string log = get("/get_DLNest_output")["text"];
+  EXPECT_NE(log.find("[Recover] " + id + " is still running"), std::string::npos) << log;
+  ASSERT_EQ(post("/del_task", {{"task_ID", id}})["status"], "success");
+  wait_state(id, "Killed", 30);
+  EXPECT_TRUE(process_group_members(pid).empty());
+}
+
+TEST_F(ServerTest, ASecondServerOnTheSameStateOrPortIsRefused) {
+  start_default();
+  ServerOptions same_state;
+  same_state.state_dir = state_.file("state");
+  same_state.quiet = true;
+  auto second = Server::start(same_state);
+  ASSERT_FALSE(second.is_ok());
+  EXPECT_NE(second.status().message().find("in use by another DLNest server"), std::string::npos)
+      << second.status().message();
+  ServerOptions same_port;
+  same_port.state_dir = state_.file("other");
+  same_port.port = server_->port();
+  same_port.quiet = true;
+  auto third = Server::start(same_port);
+  ASSERT_FALSE(third.is_ok());
+  EXPECT_NE(third.status().message().find("address already in use"), std::string::npos)
+      << third.status().message();
+}
+
+TEST_F(ServerTest, ANonLoopbackServerRequiresItsToken) {
+  ServerOptions options;
+  options.host = "0.0.0.0";
+  server_ = start(options);
+  ASSERT_NE(server_, nullptr);
+  const std::string file = path::join(state_.file("state"), "token");
+  struct stat st {};
+  ASSERT_EQ(::stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(server_->token().size(), 32u);
+  httplib::Client c("127.0.0.1", server_->port());
+  auto res = c.Get("/get_task_info");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+  EXPECT_EQ(Json::parse(res->body)["status"], "error");
+  res = c.Get("/get_task_info", {{"Authorization", "Bearer wrong"}});
+  EXPECT_EQ(res->status, 401);
+  res = c.Get("/get_task_info", {{"Authorization", "Bearer " + server_->token()}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  res = c.Get("/get_task_info", {{"X-DLNest-Token", server_->token()}});
+  EXPECT_EQ(res->status, 200);
+}
+
+/// Every endpoint with missing, malformed and nonsensical input: each gets a JSON error naming
+/// the problem, and the server keeps serving with nothing lost.
+TEST_F(ServerTest, BadRequestsGetClearErrorsAndTheServerStaysUp) {
+  ServerOptions options;
+  options.simulated_gpus = "sim:1000,1000";
+  server_ = start(options);
+  ASSERT_NE(server_, nullptr);
+  client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+  client_->set_read_timeout(300, 0);
+  // Something saved before the abuse.
+  const Json queued = post("/run_train", {{"config_path", config()},
+                                          {"freq_path", freq("quick.json")},
+                                          {"memory_consumption", "5000"}});
+  ASSERT_EQ(queued["status"], "success") << queued;
+  const std::string kept = queued["task_ID"];
+
+  struct Case {
+    const char* method;
+    const char* path;
+    httplib::Params params;
+    const char* error_part;
+  };
+  const std::string nowhere = state_.file("no/such/config.json");
+  const std::vector<Case> cases = {
+      {"POST", "/run_train", {}, "Missing argument config_path"},
+      {"POST", "/run_train", {{"config_path", nowhere}}, "no/such/config.json"},
+      {"POST", "/run_train", {{"config_path", config()}, {"CPU", "yes"}}, "CPU: expected True or False, got 'yes'"},
+      {"POST", "/run_train", {{"config_path", config()}, {"memory_consumption", "lots"}}, "memory_consumption: expected an integer, got 'lots'"},
+      {"POST", "/run_train", {{"config_path", config()}, {"memory_consumption", "99999999999999999999"}}, "memory_consumption: expected an integer"},
+      {"POST", "/run_train", {{"config_path", config()}, {"memory_consumption", "0"}}, "memory_consumption must be"},
+      {"POST", "/run_train", {{"config_path", config()}, {"max_restarts", "-1"}}, "max_restarts"},
+      {"POST", "/run_train", {{"config_path", "/etc/passwd"}}, "/etc/passwd"},
+      {"POST", "/run_train", {{"config_path", "../../../../etc/shadow"}}, "shadow"},
+      {"POST", "/continue_train", {}, "Missing argument record_path"},
+      {"POST", "/continue_train", {{"record_path", "/nonexistent/save"}}, "/nonexistent/save"},
+      {"POST", "/continue_train", {{"record_path", project_}, {"checkpoint_ID", "x"}}, "checkpoint_ID: expected an integer, got 'x'"},
+      {"POST", "/continue_train", {{"record_path", project_}}, "is not a DLNest save package"},
+      {"POST", "/analyze", {}, "Missing argument record_path"},
+      {"POST", "/analyze", {{"record_path", "/nonexistent/save"}, {"CPU", "True"}}, "/nonexistent/save"},
+      {"POST", "/analyze", {{"record_path", project_}, {"checkpoint_ID", "last"}}, "checkpoint_ID: expected an integer, got 'last'"},
+      {"POST", "/run_exp", {{"task_ID", "A_0000.0000_0"}, {"command", "getAcc"}}, "unknown task A_0000.0000_0"},
+      {"POST", "/run_exp", {{"task_ID", kept}, {"command", "getAcc"}}, "is a training task"},
+      {"POST", "/run_exp", {{"task_ID", kept}}, "Missing argument command"},
+      {"POST", "/del_task", {}, "Missing argument task_ID"},
+      {"POST", "/del_task", {{"task_ID", "T_0000.0000_0"}}, "unknown task T_0000.0000_0"},
+      {"POST", "/del_task", {{"task_ID", std::string(1000, 'x')}}, "task_ID: not a task id"},
+      {"POST", "/new_proj", {}, "Missing argument target_dir"},
+      {"POST", "/new_proj", {{"target_dir", project_}}, "already exists"},
+      {"POST", "/new_proj", {{"target_dir", project_ + "/x"}, {"MNIST", "maybe"}}, "MNIST: expected True or False"},
+      {"POST", "/change_delay", {}, "Missing argument new_delay"},
+      {"POST", "/change_delay", {{"new_delay", "abc"}}, "new_delay: expected an integer, got 'abc'"},
+      {"POST", "/change_delay", {{"new_delay", "-5"}}, "new_delay must be between"},
+      {"POST", "/change_max_task_per_device", {}, "Missing argument new_max"},
+      {"POST", "/change_max_task_per_device", {{"new_max", "1.5"}}, "new_max: expected an integer, got '1.5'"},
+      {"POST", "/change_max_task_per_device", {{"new_max", "0"}}, "new_max must be between"},
+      {"POST", "/change_devices", {{"new_devices_IDs", "gpu0"}}, "new_devices_IDs: expected an integer, got 'gpu0'"},
+      {"POST", "/change_devices", {{"new_devices_IDs", "7"}}, "there is no device 7"},
+      {"GET", "/get_analyze_output", {}, "Missing argument task_ID"},
+      {"GET", "/get_analyze_output", {{"task_ID", "A_0000.0000_0"}}, "unknown task A_0000.0000_0"},
+      {"GET", "/get_analyze_output", {{"task_ID", kept}}, "is a training task"},
+      {"GET", "/get_task", {{"task_ID", "nope"}}, "unknown task nope"},
+      {"GET", "/get_task_output", {{"task_ID", kept}, {"offset", "-1"}}, "offset must be >= 0"},
+      {"GET", "/get_task_output", {{"task_ID", kept}, {"max_bytes", "0"}}, "max_bytes must be"},
+      {"GET", "/get_task_history", {{"limit", "ten"}}, "limit: expected an integer"},
+      {"GET", "/get_DLNest_output", {{"styled", "sure"}}, "styled: expected True or False"},
+  };
+  for (const Case& c : cases) {
+    auto res = std::string(c.method) == "GET" ? client_->Get(c.path, c.params, httplib::Headers{})
+                                              : client_->Post(c.path, c.params);
+    ASSERT_TRUE(res) << c.path << " got no answer";
+    EXPECT_EQ(res->status, 200) << c.path;
+    const Json reply = Json::parse(res->body);
+    EXPECT_EQ(reply["status"], "error") << c.path << " " << res->body;
+    EXPECT_NE(reply.value("error", "").find(c.error_part), std::string::npos)
+        << c.path << ": " << reply.value("error", "") << " lacks " << c.error_part;
+  }
+
+  // Wrong methods, unknown paths and path tricks: 405 / 404 with a JSON error.
+  for (const char* p : {"/get_task_info", "/get_devices_info", "/get_DLNest_output"}) {
+    auto res = client_->Post(p);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 405) << p;
+    EXPECT_EQ(Json::parse(res->body)["status"], "error");
+  }
+  for (const char* p : {"/clear", "/run_train", "/del_task"}) {
+    auto res = client_->Get(p);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 405) << p;
+  }
+  for (const char* p : {"/no_such_endpoint", "/get_task_info/../clear", "/../../etc/passwd",
+                        "//get_task_info", "/%2e%2e/%2e%2e/etc/passwd", "/get_task_info%00"}) {
+    auto res = client_->Get(p);
+    ASSERT_TRUE(res) << p;
+    EXPECT_EQ(res->status, 404) << p;
+    EXPECT_EQ(Json::parse(res->body)["status"], "error") << p;
+  }
+  // Bodies: too large, malformed JSON, JSON that is not an object, JSON with wrong types.
+  auto res = client_->Post("/run_train", std::string(2 << 20, 'a'), "application/x-www-form-urlencoded");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 413);
+  res = client_->Post("/del_task", "{\"task_ID\": ", "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(Json::parse(res->body)["error"], "request body is not valid JSON");
+  res = client_->Post("/del_task", "[1,2]", "application/json");
+  EXPECT_EQ(Json::parse(res->body)["error"], "request body must be a JSON object");
+  res = client_->Post("/del_task", R"({"task_ID": {"a": 1}})", "application/json");
+  EXPECT_NE(Json::parse(res->body)["error"].get<std::string>().find("task_ID: expected a string"),
+            std::string::npos);
+  res = client_->Post("/change_devices", R"({"new_devices_IDs": [0, -1]})", "application/json");
+  EXPECT_EQ(Json::parse(res->body)["status"], "success") << res->body;
+  // Binary garbage instead of HTTP.
+  {
+    httplib::Client raw("127.0.0.1", server_->port());
+    auto bad = raw.Get("/get_task_info", {{"Content-Length", "-5"}});
+    ASSERT_TRUE(bad);
+  }
+
+  // Still up, and the queued task is intact.
+  const Json info = get("/get_task_info");
+  ASSERT_EQ(info["status"], "success");
+  ASSERT_EQ(info["info"].size(), 1u);
+  EXPECT_EQ(info["info"][0]["ID"], kept);
+  EXPECT_EQ(info["info"][0]["status"], "Pending");
+  const Json devices = get("/get_devices_info")["info"];
+  ASSERT_EQ(devices.size(), 3u);  // the CPU and two simulated GPUs
+  EXPECT_EQ(devices[0]["ID"], -1);
+  EXPECT_EQ(devices[0]["type"], "CPU");
+  EXPECT_EQ(devices[1]["total_memory"], 1000.0);
+  EXPECT_EQ(devices[1]["allowed"], true);
+}
+
+}  // namespace
+}  // namespace dlnest

@@ -1,0 +1,104 @@
+#include "worker/analyze.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <iomanip>
+#include <iostream>
+
+#include "analyzer/command_channel.h"
+#include "env/path.h"
+#include "sdk/analyzer.h"
+#include "worker/plugin_loader.h"
+#include "worker/script_compiler.h"
+
+namespace dlnest {
+namespace {
+
+constexpr const char* kPrefix = "[DLNest Analyze Process] ";
+
+void say(const std::string& text) { std::cout << kPrefix << text << std::endl; }
+
+void report_error(const Status& status) {
+  std::cout.flush();
+  std::cerr << kPrefix << "[Error] " << status.message() << std::endl;
+}
+
+/// Compiles (or finds cached) and runs one script file.
+Status run_script(const ScriptCompiler& compiler, AnalysisSession& session,
+                  const std::string& source) {
+  const std::string name = path::base_name(source);
+  DLNEST_ASSIGN_OR_RETURN(CompiledScript compiled, compiler.compile(source));
+  if (compiled.cached) {
+    say("running " + name + " (compiled before)");
+  } else {
+    std::ostringstream took;
+    took << std::fixed << std::setprecision(1) << compiled.seconds;
+    say("compiled " + name + " in " + took.str() + " s; running it");
+  }
+  DLNEST_ASSIGN_OR_RETURN(void* entry, load_experiment(compiled.library));
+  Status s = session.run(reinterpret_cast<ExperimentEntry>(entry), name);
+  std::cout.flush();
+  return s;
+}
+
+}  // namespace
+
+int run_analyzer(const AnalyzeOptions& options) {
+  // Output reaches the server's file (or the terminal) line by line.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  if (::chdir(options.package_dir.c_str()) != 0) {
+    report_error(Status::not_found("cannot enter package " + options.package_dir));
+    return 1;
+  }
+  auto toolchain = ScriptToolchain::load(options.toolchain_dir);
+  if (!toolchain.is_ok()) {
+    report_error(toolchain.status());
+    return 1;
+  }
+  const ScriptCompiler compiler(std::move(toolchain).value(),
+                                path::join(options.package_dir, ".dlnest/scripts"));
+  Status s = load_plugin(path::join(options.package_dir, "dlnest_plugin.so"));
+  if (!s.is_ok()) {
+    report_error(s);
+    return 1;
+  }
+  AnalyzeRequest request;
+  request.package_dir = options.package_dir;
+  request.checkpoint_id = options.checkpoint_id;
+  request.device = options.device;
+  auto session = AnalysisSession::open(request);
+  if (!session.is_ok()) {
+    report_error(session.status());
+    return 1;
+  }
+  say("loaded " + (*session)->describe());
+  if (!options.script.empty()) {
+    s = run_script(compiler, **session, options.script);
+    if (!s.is_ok()) report_error(s);
+    return s.is_ok() ? 0 : 1;
+  }
+  auto listener = CommandListener::listen(options.socket);
+  if (!listener.is_ok()) {
+    report_error(listener.status());
+    return 1;
+  }
+  for (;;) {
+    say("Waiting for command...");
+    auto command = listener->next();
+    if (!command.is_ok()) {
+      report_error(command.status());
+      return 1;
+    }
+    auto source = ScriptCompiler::resolve(options.scripts_dir, *command);
+    listener->reply(source.status());
+    if (!source.is_ok()) {
+      report_error(source.status().with_context("[Ignored] " + *command));
+      continue;
+    }
+    s = run_script(compiler, **session, *source);
+    if (!s.is_ok()) report_error(s);
+  }
+}
+
+}  // namespace dlnest
