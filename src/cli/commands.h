@@ -3,7 +3,9 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <string>
 
+#include "client/api_client.h"
 #include "dlnest/status.h"
 
 namespace dlnest::cli {
@@ -15,7 +17,17 @@ int fail(const Status& status);
 void add_config_command(CLI::App& app, int& exit_code);
 /// `dlnest package create|show ...`: the save package on its own.
 void add_package_command(CLI::App& app, int& exit_code);
-/// `dlnest new`, `dlnest run`, `dlnest continue`.
-void add_train_commands(CLI::App& app, int& exit_code);
+/// `dlnest new`, `dlnest run`, `dlnest continue` (run and continue submit to the server that
+/// `client` names, or train in this terminal with --foreground).
+void add_train_commands(CLI::App& app, int& exit_code, const ClientOptions& client);
+/// `dlnest analyze`, `exp`, `del`, `tasks`, `devices`, `output` and `shell`: clients of a server.
+void add_client_commands(CLI::App& app, int& exit_code, const ClientOptions& client);
+
+/// Adds the options every client subcommand shares (--server, --token, --state-dir) to `app`.
+void add_client_options(CLI::App& app, ClientOptions& client);
+
+/// POSTs a task to `path` of the server `client` names and prints the new task's id and package.
+/// Returns the exit code.
+int submit_task(const ClientOptions& client, const std::string& path, const ApiParams& params);
 
 }  // namespace dlnest::cli

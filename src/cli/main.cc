@@ -19,7 +19,10 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("dlnest ") + DLNEST_VERSION);
   app.require_subcommand(1);
   int exit_code = 0;
-  dlnest::cli::add_train_commands(app, exit_code);
+  dlnest::ClientOptions client;
+  dlnest::cli::add_client_options(app, client);
+  dlnest::cli::add_train_commands(app, exit_code, client);
+  dlnest::cli::add_client_commands(app, exit_code, client);
   dlnest::cli::add_config_command(app, exit_code);
   dlnest::cli::add_package_command(app, exit_code);
   CLI11_PARSE(app, argc, argv);

@@ -51,16 +51,73 @@ int exec_worker(const std::vector<std::string>& args) {
   return fail(Status::not_found("cannot start " + worker + ": " + std::strerror(errno)));
 }
 
-Status require_foreground(bool foreground, const char* command) {
-  if (foreground) return Status::ok();
-  return Status::invalid_argument(std::string("dlnest ") + command +
-                                  " without a server needs --foreground (run it in this terminal)");
+/// How a task submitted to the server runs (ignored by --foreground, which refuses them).
+struct ServerFlags {
+  int memory = -1;
+  bool multi_gpu = false;
+  bool ddp = false;
+  int max_restarts = 0;
+  bool any() const { return memory != -1 || multi_gpu || ddp || max_restarts != 0; }
+};
+
+void add_server_flags(CLI::App* cmd, ServerFlags& flags) {
+  cmd->add_option("-m,--memory", flags.memory,
+                  "GPU memory the task needs in MB (default: 90% of a card)");
+  cmd->add_flag("--mc,--multi-gpu", flags.multi_gpu,
+                "spread over several GPUs when one is not enough");
+  cmd->add_flag("--ddp", flags.ddp, "train with DistributedDataParallel");
+  cmd->add_option("--max-restarts", flags.max_restarts,
+                  "restart a failed task up to N times from its latest checkpoint")
+      ->check(CLI::NonNegativeNumber);
 }
 
-void add_run(CLI::App& app, int& exit_code) {
-  auto* cmd = app.add_subcommand("run", "Build a project, create its save package and train it");
+/// --gpu is for --foreground; the server flags are for the server.
+Status check_mode(bool foreground, const DeviceFlags& device, const ServerFlags& server,
+                  const char* command) {
+  if (foreground && server.any()) {
+    return Status::invalid_argument(std::string("dlnest ") + command +
+                                    " --foreground: -m, --mc, --ddp and --max-restarts apply only "
+                                    "to tasks a server runs");
+  }
+  if (!foreground && device.gpu >= 0) {
+    return Status::invalid_argument(std::string("dlnest ") + command +
+                                    ": --gpu needs --foreground; a server picks the GPUs itself "
+                                    "(see -m and --mc)");
+  }
+  return Status::ok();
+}
+
+void add_server_params(ApiParams& params, const DeviceFlags& device, const ServerFlags& flags) {
+  if (flags.memory != -1) params.emplace_back("memory_consumption", std::to_string(flags.memory));
+  if (device.cpu) params.emplace_back("CPU", "True");
+  if (flags.ddp) params.emplace_back("DDP", "True");
+  if (flags.multi_gpu) params.emplace_back("multi_GPU", "True");
+  if (flags.max_restarts > 0) {
+    params.emplace_back("max_restarts", std::to_string(flags.max_restarts));
+  }
+}
+
+int submit_run(const ClientOptions& client, const TrainSubmission& submission,
+               const DeviceFlags& device, const ServerFlags& flags) {
+  ApiParams params = {{"config_path", path::absolute(submission.config_path)}};
+  if (!submission.freq_path.empty()) {
+    params.emplace_back("freq_path", path::absolute(submission.freq_path));
+  }
+  if (!submission.package.description.empty()) {
+    params.emplace_back("description", submission.package.description);
+  }
+  if (submission.package.no_save) params.emplace_back("no_save", "True");
+  if (submission.package.use_description) params.emplace_back("use_description", "True");
+  add_server_params(params, device, flags);
+  return submit_task(client, "/run_train", params);
+}
+
+void add_run(CLI::App& app, int& exit_code, const ClientOptions& client) {
+  auto* cmd = app.add_subcommand(
+      "run", "Queue a training task on the server, or build and train it here with --foreground");
   auto submission = std::make_shared<TrainSubmission>();
   auto device = std::make_shared<DeviceFlags>();
+  auto server = std::make_shared<ServerFlags>();
   auto foreground = std::make_shared<bool>(false);
   cmd->add_option("-c,--config", submission->config_path, "root_config.json")->required();
   cmd->add_option("-f,--freq", submission->freq_path, "freq config merged last");
@@ -69,11 +126,16 @@ void add_run(CLI::App& app, int& exit_code) {
   cmd->add_flag("--sd,--save-by-description", submission->package.use_description,
                 "name the package folder by the description");
   add_device_flags(cmd, *device);
-  cmd->add_flag("--foreground", *foreground, "train in this terminal");
-  cmd->callback([=, &exit_code] {
-    Status s = require_foreground(*foreground, "run");
+  add_server_flags(cmd, *server);
+  cmd->add_flag("--foreground", *foreground, "train in this terminal instead of on the server");
+  cmd->callback([=, &exit_code, &client] {
+    Status s = check_mode(*foreground, *device, *server, "run");
     if (!s.is_ok()) {
       exit_code = fail(s);
+      return;
+    }
+    if (!*foreground) {
+      exit_code = submit_run(client, *submission, *device, *server);
       return;
     }
     submission->build.dlnest_cmake_dir = default_dlnest_cmake_dir();
@@ -89,20 +151,40 @@ void add_run(CLI::App& app, int& exit_code) {
   });
 }
 
-void add_continue(CLI::App& app, int& exit_code) {
+void add_continue(CLI::App& app, int& exit_code, const ClientOptions& client) {
   auto* cmd = app.add_subcommand("continue", "Continue training a save package from a checkpoint");
   auto record = std::make_shared<std::string>();
   auto checkpoint = std::make_shared<int>(-1);
+  auto description = std::make_shared<std::string>();
   auto device = std::make_shared<DeviceFlags>();
+  auto server = std::make_shared<ServerFlags>();
   auto foreground = std::make_shared<bool>(false);
   cmd->add_option("-r,--record", *record, "the save package")->required();
   cmd->add_option("-c,--checkpoint", *checkpoint, "checkpoint id (default: the latest)");
+  cmd->add_option("-d,--description", *description, "description of the continued run");
   add_device_flags(cmd, *device);
-  cmd->add_flag("--foreground", *foreground, "train in this terminal");
-  cmd->callback([=, &exit_code] {
-    Status s = require_foreground(*foreground, "continue");
+  add_server_flags(cmd, *server);
+  cmd->add_flag("--foreground", *foreground, "train in this terminal instead of on the server");
+  cmd->callback([=, &exit_code, &client] {
+    Status s = check_mode(*foreground, *device, *server, "continue");
+    if (s.is_ok() && *foreground && !description->empty()) {
+      s = Status::invalid_argument(
+          "dlnest continue --foreground: -d applies only to tasks a server runs");
+    }
+    if (s.is_ok() && !*foreground) {
+      ApiParams params = {{"record_path", path::absolute(*record)},
+                          {"checkpoint_ID", std::to_string(*checkpoint)}};
+      if (!description->empty()) params.emplace_back("description", *description);
+      add_server_params(params, *device, *server);
+      exit_code = submit_task(client, "/continue_train", params);
+      return;
+    }
+    if (!s.is_ok()) {
+      exit_code = fail(s);
+      return;
+    }
     auto package = SavePackage::open(path::absolute(*record));
-    if (s.is_ok()) s = package.status();
+    s = package.status();
     if (s.is_ok()) s = package->checkpoint_path(*checkpoint).status();
     if (!s.is_ok()) {
       exit_code = fail(s);
@@ -144,10 +226,10 @@ void add_new(CLI::App& app, int& exit_code) {
 
 }  // namespace
 
-void add_train_commands(CLI::App& app, int& exit_code) {
+void add_train_commands(CLI::App& app, int& exit_code, const ClientOptions& client) {
   add_new(app, exit_code);
-  add_run(app, exit_code);
-  add_continue(app, exit_code);
+  add_run(app, exit_code, client);
+  add_continue(app, exit_code, client);
 }
 
 }  // namespace dlnest::cli
