@@ -37,12 +37,22 @@ void add_analyze(CLI::App& app, int& exit_code, const ClientOptions& client) {
                   "folder of the experiment scripts (default: the package's AnalyzeScripts/)");
   cmd->add_option("-m,--memory", *memory, "GPU memory the task needs in MB");
   cmd->add_flag("--cpu", *cpu, "run on the CPU");
-  cmd->add_flag("--foreground", *foreground, "analyze in this terminal");
+  auto gpu = std::make_shared<int>(-1);
+  cmd->add_option("--gpu", *gpu, "with --foreground: run on GPU number ID");
+  cmd->add_flag("--foreground", *foreground,
+                "run the script given with -s FILE.cpp in this terminal, then exit");
   cmd->callback([=, &exit_code, &client] {
     if (*foreground) {
-      exit_code = fail(Status::invalid_argument(
-          "dlnest analyze --foreground is not available yet; submit to a server (without "
-          "--foreground) or use `dlnest local`"));
+      // One shot, like the original DLNest.Analyze: -s names the script file.
+      if (scripts->empty() || *memory != -1) {
+        exit_code = fail(Status::invalid_argument(
+            "dlnest analyze --foreground runs one script: give it with -s FILE.cpp (-m is for "
+            "tasks submitted to a server)"));
+        return;
+      }
+      exit_code = exec_worker({"analyze", "--package", path::absolute(*record), "--checkpoint",
+                               std::to_string(*checkpoint), "--script", path::absolute(*scripts),
+                               "--device", *gpu >= 0 ? "cuda:" + std::to_string(*gpu) : "cpu"});
       return;
     }
     ApiParams params = {{"record_path", path::absolute(*record)},

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <string>
+#include <vector>
 
 #include "client/api_client.h"
 #include "dlnest/status.h"
@@ -22,6 +23,13 @@ void add_package_command(CLI::App& app, int& exit_code);
 void add_train_commands(CLI::App& app, int& exit_code, const ClientOptions& client);
 /// `dlnest analyze`, `exp`, `del`, `tasks`, `devices`, `output` and `shell`: clients of a server.
 void add_client_commands(CLI::App& app, int& exit_code, const ClientOptions& client);
+
+/// `dlnest server` and `dlnest local`.
+void add_server_commands(CLI::App& app, int& exit_code, const ClientOptions& client);
+
+/// Replaces this process with `dlnest-worker args...` (found beside this binary); returns only
+/// on failure, with the exit code.
+int exec_worker(const std::vector<std::string>& args);
 
 /// Adds the options every client subcommand shares (--server, --token, --state-dir) to `app`.
 void add_client_options(CLI::App& app, ClientOptions& client);

@@ -23,11 +23,6 @@ std::string own_dir() {
   return n > 0 ? path::parent(std::string(buf, static_cast<size_t>(n))) : ".";
 }
 
-std::string template_dir() {
-  const char* env = std::getenv("DLNEST_TEMPLATE_DIR");
-  return env != nullptr ? env : DLNEST_SOURCE_TREE "/templates";
-}
-
 /// Where a task runs, from --cpu / --gpu.
 struct DeviceFlags {
   bool cpu = false;
@@ -38,17 +33,6 @@ struct DeviceFlags {
 void add_device_flags(CLI::App* cmd, DeviceFlags& flags) {
   auto* cpu = cmd->add_flag("--cpu", flags.cpu, "train on the CPU (the default)");
   cmd->add_option("--gpu", flags.gpu, "train on GPU number ID")->excludes(cpu);
-}
-
-/// Replaces this process with the worker; returns only on failure.
-int exec_worker(const std::vector<std::string>& args) {
-  const std::string worker = path::join(own_dir(), "dlnest-worker");
-  std::vector<char*> argv = {const_cast<char*>(worker.c_str())};
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  std::cout.flush();
-  ::execv(worker.c_str(), argv.data());
-  return fail(Status::not_found("cannot start " + worker + ": " + std::strerror(errno)));
 }
 
 /// How a task submitted to the server runs (ignored by --foreground, which refuses them).
@@ -203,19 +187,10 @@ void add_new(CLI::App& app, int& exit_code) {
   cmd->add_option("-d,--directory", *dir, "folder of the new project")->required();
   cmd->add_flag("--mnist,--MNIST", *mnist, "a complete Fashion-MNIST project");
   cmd->callback([=, &exit_code] {
-    Env* env = Env::default_env();
     const std::string target = path::absolute(*dir);
-    const std::string source = path::join(template_dir(), *mnist ? "mnist" : "empty");
-    Status s = Status::ok();
-    if (env->file_exists(target)) {
-      s = Status::already_exists("dlnest new: " + target + " already exists");
-    } else if (!env->is_directory(source)) {
-      s = Status::not_found("dlnest new: template folder " + source + " is missing");
-    } else {
-      s = copy_tree(env, source, target);
-    }
+    const Status s = create_project(target, *mnist);
     if (!s.is_ok()) {
-      exit_code = fail(s);
+      exit_code = fail(s.with_context("dlnest new"));
       return;
     }
     std::cout << "created " << (*mnist ? "MNIST " : "") << "project " << target << "\n"
@@ -225,6 +200,16 @@ void add_new(CLI::App& app, int& exit_code) {
 }
 
 }  // namespace
+
+int exec_worker(const std::vector<std::string>& args) {
+  const std::string worker = path::join(own_dir(), "dlnest-worker");
+  std::vector<char*> argv = {const_cast<char*>(worker.c_str())};
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::cout.flush();
+  ::execv(worker.c_str(), argv.data());
+  return fail(Status::not_found("cannot start " + worker + ": " + std::strerror(errno)));
+}
 
 void add_train_commands(CLI::App& app, int& exit_code, const ClientOptions& client) {
   add_new(app, exit_code);

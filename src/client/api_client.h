@@ -31,7 +31,7 @@ struct ClientOptions {
   std::string token;      ///< sent as `Authorization: Bearer <token>`
   std::string state_dir;  ///< where the token file is looked for
   int connect_timeout_s = 2;
-  int read_timeout_s = 60;  ///< /run_train builds the project before it answers
+  int read_timeout_s = 600;  ///< /run_train builds the project before it answers
 };
 
 /// A resolved server address and token.

@@ -1,0 +1,334 @@
+// End to end, with real processes only: `dlnest server` started and killed with SIGKILL, CPU
+// trainings of the MNIST template on a small subset, a continue, a deletion mid-run, and an
+// analysis task running the template's scripts and broken ones.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "dlnest/config.h"
+#include "dlnest/env.h"
+#include "dlnest/save_package.h"
+#include "env/path.h"
+#include "project/project_builder.h"
+#include "supervisor/proc_stat.h"
+#include "supervisor/supervisor.h"
+#include "testing/temp_dir.h"
+
+extern char** environ;
+
+namespace dlnest {
+namespace {
+
+using testing::TempDir;
+using Clock = std::chrono::steady_clock;
+
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+/// `dlnest server` as a child process in its own process group.
+class ServerProcess {
+ public:
+  ServerProcess(const std::string& state_dir, int port, const std::string& log_file) {
+    const std::string bin = std::string(DLNEST_BIN_DIR) + "/dlnest";
+    std::vector<std::string> args = {bin, "--state-dir", state_dir, "server",
+                                     "--port", std::to_string(port), "--delay", "1"};
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
+    EXPECT_EQ(posix_spawn(&pid_, bin.c_str(), &actions, &attr, argv.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+  }
+  ~ServerProcess() {
+    if (pid_ > 0) kill_hard();
+  }
+  void kill_hard() {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = 0;
+  }
+  int stop() {
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = 0;
+    return status;
+  }
+  int pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = 0;
+};
+
+/// The processes of group `pgid` that still run. After a server restart the task's processes are
+/// not its children: once they exit, reaping them is up to their new parent (init).
+std::vector<int> live_members(int pgid) {
+  std::vector<int> live;
+  for (const ProcStat& p : list_group(pgid)) {
+    if (!p.is_zombie()) live.push_back(p.pid);
+  }
+  return live;
+}
+
+class ServerE2eTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = new TempDir();
+    project_ = root_->file("fmnist");
+    ASSERT_TRUE(create_project(project_, /*mnist=*/true).is_ok());
+    root_->write("tiny.json", R"({"train_subset": 1024, "test_subset": 256, "epochs": 2})");
+    root_->write("long.json", R"({"train_subset": 256, "test_subset": 64, "epochs": 100000})");
+  }
+  static void TearDownTestSuite() {
+    delete root_;
+    root_ = nullptr;
+  }
+
+  void start_server() {
+    port_ = free_port();
+    server_ = std::make_unique<ServerProcess>(state_.file("state"), port_, state_.file("server.log"));
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
+    client_->set_read_timeout(600, 0);
+    const auto deadline = Clock::now() + std::chrono::seconds(30);
+    while (Clock::now() < deadline) {
+      if (client_->Get("/get_task_info")) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    FAIL() << "the server did not come up: " << server_log();
+  }
+
+  std::string server_log() {
+    auto text = Env::default_env()->read_file(state_.file("server.log"));
+    return text.is_ok() ? *text : "";
+  }
+
+  Json call(const char* method, const std::string& path, const httplib::Params& params = {}) {
+    auto res = std::string(method) == "GET" ? client_->Get(path.c_str(), params, httplib::Headers{})
+                                            : client_->Post(path.c_str(), params);
+    EXPECT_TRUE(res) << path;
+    if (!res) return Json();
+    return Json::parse(res->body);
+  }
+
+  std::string submit(const char* freq, const std::string& description) {
+    const Json reply = call("POST", "/run_train",
+                            {{"config_path", path::join(project_, "root_config.json")},
+                             {"freq_path", root_->file(freq)},
+                             {"description", description},
+                             {"CPU", "True"}});
+    EXPECT_EQ(reply.value("status", ""), "success") << reply;
+    return reply.value("task_ID", "");
+  }
+
+  Json task(const std::string& id) { return call("GET", "/get_task", {{"task_ID", id}})["info"]; }
+
+  Json wait_state(const std::string& id, const std::string& state, double timeout_s = 300) {
+    const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
+    Json info;
+    while (Clock::now() < deadline) {
+      info = task(id);
+      if (info.value("status", "") == state) return info;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ADD_FAILURE() << id << " never became " << state << ": " << info.dump() << "\n" << server_log();
+    return info;
+  }
+
+  /// The analyzer output from offset 0 once it contains `marker` (or the timeout passed).
+  std::string wait_output(const std::string& id, const std::string& marker, double timeout_s = 180) {
+    const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
+    std::string text;
+    while (Clock::now() < deadline) {
+      text = call("GET", "/get_analyze_output", {{"task_ID", id}, {"max_bytes", "4000000"}})["text"];
+      if (text.find(marker) != std::string::npos) return text;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ADD_FAILURE() << "no \"" << marker << "\" in the output of " << id << ":\n" << text;
+    return text;
+  }
+
+  static inline TempDir* root_ = nullptr;
+  static inline std::string project_;
+  TempDir state_;
+  int port_ = 0;
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+TEST_F(ServerE2eTest, TrainContinueDeleteAcrossAServerKill) {
+  start_server();
+  // Three trainings, the first builds the project.
+  const std::string a = submit("tiny.json", "a");
+  const std::string b = submit("tiny.json", "b");
+  const std::string c = submit("long.json", "c");
+  const Json c_running = wait_state(c, "Running");
+  const int c_pid = c_running["pid"];
+  // kill -9 of the server while tasks run: nothing is lost, the next server adopts what lives.
+  server_->kill_hard();
+  EXPECT_FALSE(process_group_members(c_pid).empty()) << "the training died with the server";
+  start_server();
+  EXPECT_NE(server_log().find("[Recover] " + c), std::string::npos) << server_log();
+  const Json a_done = wait_state(a, "Finished");
+  const Json b_done = wait_state(b, "Finished");
+  EXPECT_EQ(task(c)["status"], "Running");
+  EXPECT_EQ(task(c)["pid"], c_pid);
+  // Delete the long one mid-run: Killed, and its process group is gone.
+  EXPECT_EQ(call("POST", "/del_task", {{"task_ID", c}})["status"], "success");
+  wait_state(c, "Killed", 30);
+  EXPECT_TRUE(live_members(c_pid).empty());
+  // The finished packages hold their checkpoints, metrics and output.
+  for (const Json& done : {a_done, b_done}) {
+    const std::string package = done["package_dir"];
+    auto opened = SavePackage::open(package);
+    ASSERT_TRUE(opened.is_ok()) << opened.status().message();
+    EXPECT_TRUE(opened->checkpoint_path(-1).is_ok());
+    auto metrics = Env::default_env()->read_file(path::join(package, "metrics.jsonl"));
+    ASSERT_TRUE(metrics.is_ok());
+    EXPECT_EQ(std::count(metrics->begin(), metrics->end(), '\n'), 2);
+    EXPECT_NE(Env::default_env()->read_file(path::join(package, "_output.txt"))->find("[dlnest] finished"),
+              std::string::npos);
+  }
+  // Continue one of them for two more epochs from its checkpoint after epoch 0.
+  const std::string a_package = a_done["package_dir"];
+  const Json cont = call("POST", "/continue_train",
+                         {{"record_path", a_package}, {"checkpoint_ID", "-1"}, {"CPU", "True"}});
+  ASSERT_EQ(cont["status"], "success") << cont;
+  const Json cont_done = wait_state(cont["task_ID"], "Finished");
+  EXPECT_EQ(cont_done["load_ckpt"], true);
+  // A clean stop of the server, then a third server: the history is all there.
+  EXPECT_EQ(WEXITSTATUS(server_->stop()), 0);
+  start_server();
+  const Json history = call("GET", "/get_task_history")["info"];
+  std::map<std::string, std::string> states;
+  for (const Json& t : history) states[t["ID"]] = t["status"];
+  EXPECT_EQ(states[a], "Finished");
+  EXPECT_EQ(states[b], "Finished");
+  EXPECT_EQ(states[c], "Killed");
+  EXPECT_EQ(states[cont["task_ID"]], "Finished");
+  EXPECT_EQ(call("GET", "/get_task_info")["info"], Json::array());
+}
+
+TEST_F(ServerE2eTest, AnalyzerRunsScriptsReportsErrorsAndKeepsGoing) {
+  start_server();
+  const std::string trained = submit("tiny.json", "for analysis");
+  const std::string package = wait_state(trained, "Finished")["package_dir"];
+  // Scripts the user adds to the package's AnalyzeScripts.
+  const std::string scripts = path::join(package, "AnalyzeScripts");
+  Env* env = Env::default_env();
+  ASSERT_TRUE(write_file_atomically(env, path::join(scripts, "broken.cpp"),
+                                    "#include <dlnest/experiment.h>\nvoid f(dlnest::Experiment& e) { e.nope(); }\nDLNEST_EXPERIMENT(f)\n").is_ok());
+  ASSERT_TRUE(write_file_atomically(env, path::join(scripts, "throws.cpp"),
+                                    "#include <dlnest/experiment.h>\n#include <stdexcept>\n"
+                                    "void f(dlnest::Experiment&) { throw std::runtime_error(\"boom from a script\"); }\n"
+                                    "DLNEST_EXPERIMENT(f)\n").is_ok());
+  const Json started = call("POST", "/analyze", {{"record_path", package}, {"CPU", "True"}});
+  ASSERT_EQ(started["status"], "success") << started;
+  const std::string id = started["task_ID"];
+  EXPECT_EQ(id.rfind("A_", 0), 0u);
+  const int pid = wait_state(id, "Running")["pid"];
+  wait_output(id, "Waiting for command...");
+
+  // Pollers read the output with offsets while scripts run; each must see it exactly once.
+  std::atomic<bool> stop{false};
+  std::vector<std::string> seen(3);
+  std::vector<std::thread> pollers;
+  for (int i = 0; i < 3; ++i) {
+    pollers.emplace_back([&, i] {
+      httplib::Client c("127.0.0.1", port_);
+      int64_t offset = 0;
+      while (!stop) {
+        auto res = c.Get("/get_analyze_output",
+                         {{"task_ID", id}, {"offset", std::to_string(offset)}, {"max_bytes", "97"}},
+                         httplib::Headers{});
+        if (res) {
+          const Json r = Json::parse(res->body);
+          if (r["status"] == "success") {
+            EXPECT_EQ(r["offset"], offset);
+            seen[i] += r["text"].get<std::string>();
+            offset = r["next_offset"];
+          }
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(7 * (i + 1)));
+      }
+    });
+  }
+
+  auto run_exp = [&](const std::string& command) {
+    return call("POST", "/run_exp", {{"task_ID", id}, {"command", command}});
+  };
+  const auto compile_start = Clock::now();
+  ASSERT_EQ(run_exp("getAcc")["status"], "success");
+  std::string text = wait_output(id, "test accuracy:");
+  const double first = std::chrono::duration<double>(Clock::now() - compile_start).count();
+  EXPECT_NE(text.find("compiled getAcc.cpp in"), std::string::npos) << text;
+  const auto second_start = Clock::now();
+  ASSERT_EQ(run_exp("getAcc")["status"], "success");
+  text = wait_output(id, "running getAcc.cpp (compiled before)");
+  const double second = std::chrono::duration<double>(Clock::now() - second_start).count();
+  std::cout << "getAcc: first run (compile) " << first << " s, second run (cached) " << second
+            << " s\n";
+  // A broken script: the compiler's message; a throwing one: the exception. The analyzer goes on.
+  ASSERT_EQ(run_exp("broken")["status"], "success");
+  text = wait_output(id, "broken.cpp does not compile");
+  EXPECT_NE(text.find("nope"), std::string::npos) << text;
+  ASSERT_EQ(run_exp("throws")["status"], "success");
+  text = wait_output(id, "boom from a script");
+  // Names that are not plain file names are refused, and so are missing scripts.
+  for (const char* bad : {"../getAcc", "/etc/passwd", "..", ".hidden", "a/b"}) {
+    const Json r = run_exp(bad);
+    EXPECT_EQ(r["status"], "error") << bad;
+    EXPECT_NE(r.value("error", "").find("is not a plain file name"), std::string::npos) << r;
+  }
+  const Json missing = run_exp("noSuchScript");
+  EXPECT_EQ(missing["status"], "error");
+  EXPECT_NE(missing.value("error", "").find("no script"), std::string::npos) << missing;
+  // Still working after all that.
+  ASSERT_EQ(run_exp("showModel")["status"], "success");
+  text = wait_output(id, "MNISTCNN");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  stop = true;
+  for (std::thread& t : pollers) t.join();
+  const std::string all =
+      call("GET", "/get_analyze_output", {{"task_ID", id}, {"max_bytes", "4000000"}})["text"];
+  for (const std::string& s : seen) EXPECT_EQ(s, all.substr(0, s.size()));
+  for (const std::string& s : seen) EXPECT_GT(s.size(), all.size() / 2);
+
+  EXPECT_EQ(call("POST", "/del_task", {{"task_ID", id}})["status"], "success");
+  wait_state(id, "Killed", 30);
+  EXPECT_TRUE(process_group_members(pid).empty());
+}
+
+}  // namespace
+}  // namespace dlnest
