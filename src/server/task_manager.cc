@@ -507,9 +507,12 @@ void TaskManager::end_task(const TaskRecord& task, const ExitInfo& info, bool de
     log_->add("[Error] ", "cannot record the end of " + task.id + ": " + s.message());
     return;
   }
-  std::string line = task.id + " " + task_state_name(state);
-  if (!error.empty()) line += ": " + error;
-  log_->add(state == TaskState::kFinished ? "[Finished] " : "[Ended] ", line);
+  if (state == TaskState::kFinished) {
+    log_->add("[Finished] ", task.id + " (" + task.package_dir + ")");
+  } else {
+    log_->add(state == TaskState::kKilled ? "[Killed] " : "[Failed] ",
+              task.id + (error.empty() ? "" : ": " + error));
+  }
   if (state == TaskState::kFailed && task.restarts < task.max_restarts) {
     s = store_.bump_restarts(task.id);
     if (s.is_ok()) {
