@@ -204,6 +204,9 @@ ApiClient::ApiClient(const ClientOptions& options) : options_(options) {
   http_ = std::make_unique<httplib::Client>(endpoint_.host, endpoint_.port);
   http_->set_connection_timeout(options_.connect_timeout_s, 0);
   http_->set_read_timeout(options_.read_timeout_s, 0);
+  // Requests go out as two writes (headers, body): without this the body waits for the
+  // server's delayed ACK, about 40 ms per request.
+  http_->set_tcp_nodelay(true);
   http_->set_write_timeout(options_.read_timeout_s, 0);
   if (!endpoint_.token.empty()) http_->set_bearer_token_auth(endpoint_.token);
 }
