@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "dlnest/data_loader.h"
+#include "dlnest/distributed.h"
 #include "dlnest/life_cycle.h"
 #include "dlnest/registry.h"
 
@@ -38,6 +39,10 @@ struct RunPlacement {
   torch::Device device = torch::kCPU;
   int rank = 0;
   int world_size = 1;
+  /// Every device the task was given (-mc without DDP gives several); empty: {device}.
+  std::vector<torch::Device> devices;
+  /// The ranks of a DDP run; nullptr in a single process.
+  std::shared_ptr<Communicator> communicator;
 };
 
 class Runner {
@@ -76,14 +81,27 @@ class Runner {
   std::shared_ptr<Scheduler> register_scheduler(
       const std::string& name, std::shared_ptr<torch::optim::LRScheduler> scheduler);
 
+  /// `loss.backward()`, then sync_gradients(). Call it instead of `loss.backward()` in
+  /// run_one_step, so the same step trains in one process or in many.
+  void backward(const torch::Tensor& loss);
+  /// Under DDP, replaces the gradients of every registered module's parameters by their mean
+  /// over all ranks (in size-bounded buckets) and gives every rank rank 0's buffers (e.g.
+  /// BatchNorm statistics); nothing in a single process. For steps that run backward
+  /// themselves (several losses, gradient accumulation): call it once before the optimizer step.
+  void sync_gradients();
+
   /// The mean / sum of `value` over all ranks (every rank gets the result); the value itself in
   /// a single process.
   torch::Tensor reduce_mean(const torch::Tensor& value) const;
   torch::Tensor reduce_sum(const torch::Tensor& value) const;
 
   const torch::Device& device() const { return placement_.device; }
+  /// Every device of the task: several with -mc (multi_GPU) without DDP; device() otherwise.
+  const std::vector<torch::Device>& devices() const { return placement_.devices; }
   int rank() const { return placement_.rank; }
   int world_size() const { return placement_.world_size; }
+  /// The ranks of a DDP run, for collectives of your own; nullptr in a single process.
+  Communicator* communicator() const { return placement_.communicator.get(); }
   const Json& args() const { return args_; }
 
   /// Set by the runtime before init().

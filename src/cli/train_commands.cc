@@ -26,22 +26,30 @@ std::string own_dir() {
 /// Where a task runs, from --cpu / --gpu.
 struct DeviceFlags {
   bool cpu = false;
-  int gpu = -1;
-  std::string device() const { return gpu >= 0 ? "cuda:" + std::to_string(gpu) : "cpu"; }
+  std::vector<int> gpus;
+  std::string device() const { return gpus.empty() ? "cpu" : "cuda:" + std::to_string(gpus[0]); }
+  std::string device_list() const {
+    std::string out;
+    for (int g : gpus) out += (out.empty() ? "cuda:" : ",cuda:") + std::to_string(g);
+    return out;
+  }
 };
 
 void add_device_flags(CLI::App* cmd, DeviceFlags& flags) {
   auto* cpu = cmd->add_flag("--cpu", flags.cpu, "train on the CPU (the default)");
-  cmd->add_option("--gpu", flags.gpu, "train on GPU number ID")->excludes(cpu);
+  cmd->add_option("--gpu", flags.gpus, "train on GPU number ID (--ddp: IDs, e.g. 0,1)")
+      ->delimiter(',')
+      ->excludes(cpu);
 }
 
-/// How a task submitted to the server runs (ignored by --foreground, which refuses them).
+/// How a task runs: --ddp and --nproc anywhere; the rest only for tasks a server runs.
 struct ServerFlags {
   int memory = -1;
   bool multi_gpu = false;
   bool ddp = false;
+  int nproc = 0;
   int max_restarts = 0;
-  bool any() const { return memory != -1 || multi_gpu || ddp || max_restarts != 0; }
+  bool server_only() const { return memory != -1 || multi_gpu || max_restarts != 0; }
 };
 
 void add_server_flags(CLI::App* cmd, ServerFlags& flags) {
@@ -49,21 +57,43 @@ void add_server_flags(CLI::App* cmd, ServerFlags& flags) {
                   "GPU memory the task needs in MB (default: 90% of a card)");
   cmd->add_flag("--mc,--multi-gpu", flags.multi_gpu,
                 "spread over several GPUs when one is not enough");
-  cmd->add_flag("--ddp", flags.ddp, "train with DistributedDataParallel");
+  auto* ddp = cmd->add_flag("--ddp", flags.ddp,
+                            "distributed data parallel: a process per GPU, or --nproc on the CPU");
+  cmd->add_option("--nproc", flags.nproc, "with --ddp on the CPU: the number of processes")
+      ->check(CLI::PositiveNumber)
+      ->needs(ddp);
   cmd->add_option("--max-restarts", flags.max_restarts,
                   "restart a failed task up to N times from its latest checkpoint")
       ->check(CLI::NonNegativeNumber);
 }
 
-/// --gpu is for --foreground; the server flags are for the server.
+/// The worker's device flags of a foreground run.
+std::vector<std::string> worker_device_args(const DeviceFlags& device, const ServerFlags& flags) {
+  std::vector<std::string> args = {"--device", device.device()};
+  if (flags.ddp) {
+    args.push_back("--ddp");
+    if (!device.gpus.empty()) args.insert(args.end(), {"--devices", device.device_list()});
+    if (flags.nproc > 0) args.insert(args.end(), {"--nproc", std::to_string(flags.nproc)});
+  } else if (device.gpus.size() > 1) {
+    args.insert(args.end(), {"--devices", device.device_list()});
+  }
+  return args;
+}
+
+/// --gpu is for --foreground; -m, --mc and --max-restarts are for the server.
 Status check_mode(bool foreground, const DeviceFlags& device, const ServerFlags& server,
                   const char* command) {
-  if (foreground && server.any()) {
+  if (foreground && server.server_only()) {
     return Status::invalid_argument(std::string("dlnest ") + command +
-                                    " --foreground: -m, --mc, --ddp and --max-restarts apply only "
-                                    "to tasks a server runs");
+                                    " --foreground: -m, --mc and --max-restarts apply only to "
+                                    "tasks a server runs");
   }
-  if (!foreground && device.gpu >= 0) {
+  if (foreground && server.nproc > 0 && !device.gpus.empty()) {
+    return Status::invalid_argument(std::string("dlnest ") + command +
+                                    " --foreground: --nproc is for the CPU; on GPUs --ddp runs "
+                                    "one process per --gpu ID");
+  }
+  if (!foreground && !device.gpus.empty()) {
     return Status::invalid_argument(std::string("dlnest ") + command +
                                     ": --gpu needs --foreground; a server picks the GPUs itself "
                                     "(see -m and --mc)");
@@ -75,6 +105,7 @@ void add_server_params(ApiParams& params, const DeviceFlags& device, const Serve
   if (flags.memory != -1) params.emplace_back("memory_consumption", std::to_string(flags.memory));
   if (device.cpu) params.emplace_back("CPU", "True");
   if (flags.ddp) params.emplace_back("DDP", "True");
+  if (flags.nproc > 0) params.emplace_back("nproc", std::to_string(flags.nproc));
   if (flags.multi_gpu) params.emplace_back("multi_GPU", "True");
   if (flags.max_restarts > 0) {
     params.emplace_back("max_restarts", std::to_string(flags.max_restarts));
@@ -130,8 +161,9 @@ void add_run(CLI::App& app, int& exit_code, const ClientOptions& client) {
       return;
     }
     std::cout << "[dlnest] save package " << *package << std::endl;
-    exit_code = exec_worker(
-        {"train", "--package", *package, "--device", device->device(), "--foreground"});
+    std::vector<std::string> args = {"train", "--package", *package, "--foreground"};
+    for (std::string& a : worker_device_args(*device, *server)) args.push_back(std::move(a));
+    exit_code = exec_worker(args);
   });
 }
 
@@ -174,9 +206,11 @@ void add_continue(CLI::App& app, int& exit_code, const ClientOptions& client) {
       exit_code = fail(s);
       return;
     }
-    exit_code = exec_worker({"train", "--package", package->root(), "--resume", "--checkpoint",
-                             std::to_string(*checkpoint), "--device", device->device(),
-                             "--foreground"});
+    std::vector<std::string> args = {"train",       "--package",    package->root(),
+                                     "--resume",    "--checkpoint", std::to_string(*checkpoint),
+                                     "--foreground"};
+    for (std::string& a : worker_device_args(*device, *server)) args.push_back(std::move(a));
+    exit_code = exec_worker(args);
   });
 }
 

@@ -38,7 +38,10 @@ const FlagSpec kMemory{"-m", Value::kInt, "memory_consumption", "MB",
                        "GPU memory the task needs (default: 90% of a card)"};
 const FlagSpec kMultiGpu{"-mc", Value::kNone, "multi_GPU", "",
                          "spread over several GPUs when one is not enough"};
-const FlagSpec kDdp{"-DDP", Value::kNone, "DDP", "", "train with DistributedDataParallel"};
+const FlagSpec kDdp{"-DDP", Value::kNone, "DDP", "",
+                    "distributed data parallel: one process per GPU, or -nproc on the CPU"};
+const FlagSpec kNproc{"-nproc", Value::kInt, "nproc", "N",
+                      "with -DDP -CPU: the number of processes"};
 const FlagSpec kCpu{"-CPU", Value::kNone, "CPU", "", "run on the CPU"};
 const FlagSpec kDescription{"-d", Value::kText, "description", "DESC", "description of the run"};
 const FlagSpec kRecord{"-r", Value::kPath, "record_path", "PKG", "the save package", true};
@@ -52,7 +55,7 @@ const std::vector<CommandSpec>& command_specs() {
         {"-MNIST", Value::kNone, "MNIST", "", "the Fashion-MNIST example, not the empty project"}},
        "/new_proj"},
       {"run",
-       "-c CFG [-f FREQ] [-m MB] [-d DESC] [-ns] [-mc] [-sd] [-DDP] [-CPU]",
+       "-c CFG [-f FREQ] [-m MB] [-d DESC] [-ns] [-mc] [-sd] [-DDP] [-nproc N] [-CPU]",
        "queue a training task",
        {{"-c", Value::kPath, "config_path", "CFG", "the project's root config", true},
         {"-f", Value::kPath, "freq_path", "FREQ", "a config merged last"},
@@ -62,11 +65,12 @@ const std::vector<CommandSpec>& command_specs() {
         kMultiGpu,
         {"-sd", Value::kNone, "use_description", "", "name the package folder by the description"},
         kDdp,
+        kNproc,
         kCpu},
        "/run_train",
        ShellAction::kSubmit},
       {"continue",
-       "-r PKG [-c ID] [-d DESC] [-m MB] [-mc] [-DDP] [-CPU]",
+       "-r PKG [-c ID] [-d DESC] [-m MB] [-mc] [-DDP] [-nproc N] [-CPU]",
        "continue training a save package",
        {kRecord,
         {"-c", Value::kInt, "checkpoint_ID", "ID",
@@ -75,6 +79,7 @@ const std::vector<CommandSpec>& command_specs() {
         kMemory,
         kMultiGpu,
         kDdp,
+        kNproc,
         kCpu},
        "/continue_train",
        ShellAction::kSubmit},

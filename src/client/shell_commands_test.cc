@@ -176,7 +176,8 @@ TEST(ParseShellCommand, RunFlagsIgnoreCase) {
 TEST(ParseShellCommand, RunNeedsAConfig) {
   EXPECT_EQ(error_of("run -CPU"),
             "run: missing -c CFG\n"
-            "usage: run -c CFG [-f FREQ] [-m MB] [-d DESC] [-ns] [-mc] [-sd] [-DDP] [-CPU]");
+            "usage: run -c CFG [-f FREQ] [-m MB] [-d DESC] [-ns] [-mc] [-sd] [-DDP] [-nproc N] "
+            "[-CPU]");
   EXPECT_THAT(error_of("run"), StartsWith("run: missing -c CFG\n"));
 }
 
@@ -223,13 +224,14 @@ TEST(ParseShellCommand, ContinueMinimal) {
 }
 
 TEST(ParseShellCommand, ContinueEveryFlag) {
-  ShellCommand c = parse("continue -r /s/p -c 3 -d again -m 100 -mc -DDP -CPU");
+  ShellCommand c = parse("continue -r /s/p -c 3 -d again -m 100 -mc -DDP -nproc 4 -CPU");
   EXPECT_EQ(c.request, post("/continue_train", {{"record_path", "/s/p"},
                                                 {"checkpoint_ID", "3"},
                                                 {"description", "again"},
                                                 {"memory_consumption", "100"},
                                                 {"multi_GPU", "True"},
                                                 {"DDP", "True"},
+                                                {"nproc", "4"},
                                                 {"CPU", "True"}}));
 }
 
@@ -241,7 +243,7 @@ TEST(ParseShellCommand, ContinueNegativeCheckpointIsAValue) {
 TEST(ParseShellCommand, ContinueErrors) {
   EXPECT_EQ(error_of("continue -c 3"),
             "continue: missing -r PKG\n"
-            "usage: continue -r PKG [-c ID] [-d DESC] [-m MB] [-mc] [-DDP] [-CPU]");
+            "usage: continue -r PKG [-c ID] [-d DESC] [-m MB] [-mc] [-DDP] [-nproc N] [-CPU]");
   EXPECT_THAT(error_of("continue -r /s/p -c latest"),
               StartsWith("continue: -c needs a whole number (ID), got 'latest'\n"));
   EXPECT_THAT(error_of("continue -r /s/p -ns"), StartsWith("continue: unknown option -ns\n"));

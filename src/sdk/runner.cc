@@ -1,6 +1,9 @@
 #include "dlnest/runner.h"
 
+#include <unordered_set>
+
 #include "dlnest/dataset.h"
+#include "sdk/gradient_sync.h"
 
 namespace dlnest {
 
@@ -19,11 +22,62 @@ std::shared_ptr<Scheduler> Runner::register_scheduler(
   return counted;
 }
 
-torch::Tensor Runner::reduce_mean(const torch::Tensor& value) const { return value; }
-torch::Tensor Runner::reduce_sum(const torch::Tensor& value) const { return value; }
+namespace {
+
+/// The tensors of every module, each once (a module registered twice, or shared by two, counts
+/// once), in registration order.
+template <typename Select>
+std::vector<torch::Tensor> unique_tensors(const Runner::ModuleList& modules, Select&& select) {
+  std::vector<torch::Tensor> out;
+  std::unordered_set<const void*> seen;
+  for (const auto& entry : modules) {
+    for (const torch::Tensor& t : select(*entry.second)) {
+      if (seen.insert(t.unsafeGetTensorImpl()).second) out.push_back(t);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void Runner::backward(const torch::Tensor& loss) {
+  loss.backward();
+  sync_gradients();
+}
+
+void Runner::sync_gradients() {
+  Communicator* comm = communicator();
+  if (comm == nullptr) return;
+  std::vector<torch::Tensor> params = unique_tensors(modules_, [](torch::nn::Module& m) {
+    std::vector<torch::Tensor> trained;
+    for (const torch::Tensor& p : m.parameters()) {
+      if (p.requires_grad()) trained.push_back(p);
+    }
+    return trained;
+  });
+  average_gradients(*comm, params);
+  std::vector<torch::Tensor> buffers =
+      unique_tensors(modules_, [](torch::nn::Module& m) { return m.buffers(); });
+  broadcast_tensors(*comm, buffers, /*root=*/0);
+}
+
+torch::Tensor Runner::reduce_sum(const torch::Tensor& value) const {
+  Communicator* comm = communicator();
+  if (comm == nullptr) return value;
+  // On this rank's device, which the backend works on (a CPU value under NCCL moves there).
+  std::vector<torch::Tensor> sum = {value.detach().to(device()).clone().contiguous()};
+  comm->all_reduce_sum(sum);
+  return sum[0].to(value.device());
+}
+
+torch::Tensor Runner::reduce_mean(const torch::Tensor& value) const {
+  if (communicator() == nullptr) return value;
+  return reduce_sum(value) / world_size();
+}
 
 void Runner::place(const RunPlacement& placement, const Json& args) {
   placement_ = placement;
+  if (placement_.devices.empty()) placement_.devices = {placement_.device};
   args_ = args;
 }
 

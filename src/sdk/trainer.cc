@@ -7,6 +7,8 @@
 #include "dlnest/save_package.h"
 #include "env/path.h"
 #include "sdk/checkpoint_io.h"
+#include "sdk/gradient_sync.h"
+#include "sdk/process_group.h"
 
 namespace dlnest {
 
@@ -73,22 +75,46 @@ std::unique_ptr<Base> make(const Registry<Base>& registry, const Json& args, con
   return object;
 }
 
+/// Stages run once per epoch or less: under DDP their before-hooks' Skip is rank 0's decision
+/// on every rank. Per-step stages decide locally (docs/training.md); Visualize runs on rank 0.
+bool decided_by_rank_zero(Stage s) {
+  return s != Stage::kModelOneStep && s != Stage::kValidateABatch && s != Stage::kVisualize;
+}
+
+/// The seed of a DDP rank's generators in `epoch`: distinct per rank (dropout masks differ) and
+/// independent of where a run was continued.
+uint64_t rank_seed(uint64_t seed, int rank, int epoch) {
+  uint64_t x = seed + 0x9E3779B97F4A7C15ULL * (static_cast<uint64_t>(rank) + 1) +
+               0xBF58476D1CE4E5B9ULL * static_cast<uint64_t>(epoch + 1);
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
 class TrainLoop {
  public:
-  TrainLoop(SavePackage& package, const TrainRequest& request, torch::Device device)
-      : package_(package), request_(request), args_(package.args()), device_(device) {}
+  TrainLoop(SavePackage& package, const TrainRequest& request, RunPlacement placement)
+      : package_(package),
+        request_(request),
+        args_(package.args()),
+        device_(placement.device),
+        placement_(std::move(placement)),
+        comm_(placement_.communicator.get()),
+        lead_(placement_.rank == 0) {}
 
   void run(const std::optional<std::string>& checkpoint) {
     runner_ = make(runner_registry(), args_, "runner_name");
     dataset_ = make(dataset_registry(), args_, "dataset_name");
     life_cycle_ = make(life_cycle_registry(), args_, "life_cycle_name");
-    runner_->place(RunPlacement{device_, 0, 1}, args_);
+    runner_->place(placement_, args_);
     life_cycle_->attach(runner_.get(), dataset_.get(), &args_);
     stage(Stage::kAll, -1, -1, [&] {
       stage(Stage::kDatasetInit, -1, -1, [&] { parts_ = dataset_->init(args_); });
       stage(Stage::kModelInit, -1, -1, [&] { model_init(checkpoint); });
       stage(Stage::kTrain, -1, -1, [&] { train(); });
     });
+    // No rank leaves while another may still be talking to it.
+    if (comm_ != nullptr) guarded("end of training", [&] { comm_->barrier(); });
   }
 
  private:
@@ -96,10 +122,37 @@ class TrainLoop {
   void stage(Stage s, int epoch, int iter, Body&& body) {
     const StageInfo info{s, epoch, iter};
     const std::string label = where(info);
-    if (guarded(label, [&] { return life_cycle_->before(info); }) == Action::kRun) {
-      guarded(label, body);
-    }
+    bool run = guarded(label, [&] { return life_cycle_->before(info); }) == Action::kRun;
+    if (decided_by_rank_zero(s)) run = guarded(label, [&] { return agree(run); });
+    if (run) guarded(label, body);
     guarded(label, [&] { life_cycle_->after(info); });
+  }
+
+  /// Rank 0's `decision`, on every rank: the LifeCycle's decisions must not split the ranks.
+  bool agree(bool decision) {
+    if (comm_ == nullptr) return decision;
+    std::vector<torch::Tensor> value = {torch::full(
+        {1}, decision ? 1 : 0, torch::TensorOptions().dtype(torch::kInt).device(device_))};
+    comm_->broadcast(value, /*root=*/0);
+    return value[0].item<int>() != 0;
+  }
+
+  /// Rank 0's result of `ask` (a LifeCycle decision), on every rank; errors are labelled `label`.
+  template <typename Ask>
+  bool decide(const std::string& label, Ask&& ask) {
+    return guarded(label, [&] { return agree(ask()); });
+  }
+
+  /// Every rank starts from rank 0's parameters and buffers, and sees its shard of the data.
+  void distribute() {
+    parts_.train->set_shard(placement_.rank, placement_.world_size);
+    if (parts_.validation) parts_.validation->set_shard(placement_.rank, placement_.world_size);
+    std::vector<torch::Tensor> state;
+    for (const auto& [name, module] : runner_->modules()) {
+      for (const torch::Tensor& t : module->parameters()) state.push_back(t);
+      for (const torch::Tensor& t : module->buffers()) state.push_back(t);
+    }
+    broadcast_tensors(*comm_, state, /*root=*/0);
   }
 
   void model_init(const std::optional<std::string>& checkpoint) {
@@ -118,25 +171,28 @@ class TrainLoop {
     TORCH_CHECK(parts_.train != nullptr, "Dataset::init returned no train loader");
     parts_.train->set_device(device_);
     if (parts_.validation) parts_.validation->set_device(device_);
+    if (comm_ != nullptr) distribute();
+    const uint64_t seed = args_.value("seed", uint64_t{0});
     for (int epoch = finished_epoch_ + 1;; ++epoch) {
       const auto start = std::chrono::steady_clock::now();
+      if (comm_ != nullptr) torch::manual_seed(rank_seed(seed, placement_.rank, epoch));
       stage(Stage::kOneEpoch, epoch, -1, [&] { one_epoch(epoch); });
       if (request_.on_epoch_end) request_.on_epoch_end();
       const std::string label = "epoch " + std::to_string(epoch) + ": LifeCycle::";
       guarded(label + "command_line_output",
               [&] { life_cycle_->command_line_output(epoch, log_, args_); });
-      if (guarded(label + "need_validation",
-                  [&] { return life_cycle_->need_validation(epoch, log_, args_); })) {
+      if (decide(label + "need_validation",
+                 [&] { return life_cycle_->need_validation(epoch, log_, args_); })) {
         stage(Stage::kValidation, epoch, -1, [&] { validation(epoch); });
       }
-      if (guarded(label + "need_save_model",
-                  [&] { return life_cycle_->need_save_model(epoch, log_, args_); })) {
+      if (decide(label + "need_save_model",
+                 [&] { return life_cycle_->need_save_model(epoch, log_, args_); })) {
         stage(Stage::kSaveModel, epoch, -1, [&] { save_model(epoch); });
       }
       const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
-      append_metrics(epoch, took.count());
-      if (!guarded(label + "need_continue_train",
-                   [&] { return life_cycle_->need_continue_train(epoch, log_, args_); })) {
+      if (lead_) append_metrics(epoch, took.count());
+      if (!decide(label + "need_continue_train",
+                  [&] { return life_cycle_->need_continue_train(epoch, log_, args_); })) {
         return;
       }
     }
@@ -151,7 +207,7 @@ class TrainLoop {
       if (!batch) break;
       stage(Stage::kModelOneStep, epoch, iter,
             [&] { runner_->run_one_step(*batch, log_, iter, epoch); });
-      if (life_cycle_->need_visualize(epoch, iter, log_, args_)) {
+      if (lead_ && life_cycle_->need_visualize(epoch, iter, log_, args_)) {
         stage(Stage::kVisualize, epoch, iter, [&] { runner_->visualize(epoch, iter, log_); });
       }
       if (request_.on_step) {
@@ -178,15 +234,19 @@ class TrainLoop {
     stage(Stage::kValidationAnalyze, epoch, -1, [&] { runner_->validation_analyze(log_); });
   }
 
+  /// Rank 0 writes; the others wait for it, so that none runs ahead of a checkpoint.
   void save_model(int epoch) {
-    const bool hold = life_cycle_->hold_this_checkpoint(epoch, log_, args_);
-    const TrainProgress progress{epoch, log_};
-    auto id = package_.save_checkpoint(
-        [&](WritableFile& out) {
-          return write_checkpoint(out, *runner_, *dataset_, *life_cycle_, progress);
-        },
-        hold);
-    if (!id.is_ok()) throw std::runtime_error("cannot save checkpoint: " + id.status().message());
+    const bool hold = agree(life_cycle_->hold_this_checkpoint(epoch, log_, args_));
+    if (lead_) {
+      const TrainProgress progress{epoch, log_};
+      auto id = package_.save_checkpoint(
+          [&](WritableFile& out) {
+            return write_checkpoint(out, *runner_, *dataset_, *life_cycle_, progress);
+          },
+          hold);
+      if (!id.is_ok()) throw std::runtime_error("cannot save checkpoint: " + id.status().message());
+    }
+    if (comm_ != nullptr) comm_->barrier();
   }
 
   void append_metrics(int epoch, double seconds) {
@@ -198,6 +258,9 @@ class TrainLoop {
   const TrainRequest& request_;
   const Json args_;
   const torch::Device device_;
+  const RunPlacement placement_;
+  Communicator* const comm_;  // nullptr in a single process
+  const bool lead_;           // rank 0: visualises, saves, writes metrics.jsonl
   std::unique_ptr<Runner> runner_;
   std::unique_ptr<Dataset> dataset_;
   std::unique_ptr<LifeCycle> life_cycle_;
@@ -218,25 +281,48 @@ Result<torch::Device> parse_device(const std::string& text) {
   }
 }
 
+/// The task's devices and, under DDP, its process group.
+Result<RunPlacement> place(const TrainRequest& request) {
+  RunPlacement placement;
+  DLNEST_ASSIGN_OR_RETURN(placement.device, parse_device(request.device));
+  for (const std::string& text : request.devices) {
+    DLNEST_ASSIGN_OR_RETURN(torch::Device device, parse_device(text));
+    placement.devices.push_back(device);
+  }
+  const DistributedRank& d = request.distributed;
+  placement.rank = d.rank;
+  placement.world_size = d.world_size;
+  if (d.world_size == 1) return placement;
+  ProcessGroupOptions options;
+  options.rank = d.rank;
+  options.world_size = d.world_size;
+  options.master_addr = d.master_addr;
+  options.master_port = d.master_port;
+  options.device = placement.device;
+  options.timeout = std::chrono::milliseconds(static_cast<int64_t>(d.timeout_s * 1000));
+  DLNEST_ASSIGN_OR_RETURN(placement.communicator, connect_process_group(options));
+  return placement;
+}
+
 }  // namespace
 
 Status run_training(const TrainRequest& request) {
-  auto device = parse_device(request.device);
-  if (!device.is_ok()) return device.status();
   auto package = SavePackage::open(request.package_dir);
   if (!package.is_ok()) return package.status();
   std::optional<std::string> checkpoint;
   if (request.resume) {
-    if (request.checkpoint_id >= 0) {
+    // Under DDP only rank 0 edits the package; the checkpoint itself stays where it is.
+    if (request.checkpoint_id >= 0 && request.distributed.rank == 0) {
       DLNEST_RETURN_IF_ERROR(package->set_checkpoint_id(request.checkpoint_id));
     }
     auto file = package->checkpoint_path(request.checkpoint_id);
     if (!file.is_ok()) return file.status().with_context("cannot continue");
     checkpoint = *file;
   }
+  DLNEST_ASSIGN_OR_RETURN(RunPlacement placement, place(request));
   torch::manual_seed(package->args().value("seed", uint64_t{0}));
   try {
-    TrainLoop loop(*package, request, *device);
+    TrainLoop loop(*package, request, std::move(placement));
     loop.run(checkpoint);
   } catch (const StageError& e) {
     return Status::failed_precondition(e.what());

@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "dlnest/status.h"
 
@@ -19,11 +20,24 @@ struct StepProgress {
   std::optional<double> loss;  ///< the latest `loss` in the log, if any
 };
 
+/// This process's place in a distributed (DDP) run; world_size 1 is a single process.
+struct DistributedRank {
+  int rank = 0;
+  int world_size = 1;
+  std::string master_addr = "127.0.0.1";
+  int master_port = 0;
+  /// How long the rendezvous and each collective may take before the run fails.
+  double timeout_s = 600;
+};
+
 struct TrainRequest {
   std::string package_dir;
   bool resume = false;     ///< continue from a checkpoint
   int checkpoint_id = -1;  ///< with resume: the checkpoint, -1 the latest
   std::string device = "cpu";  ///< "cpu" or "cuda:N"
+  /// Every device of the task (-mc without DDP), `device` first; empty: just `device`.
+  std::vector<std::string> devices;
+  DistributedRank distributed;
   std::function<void(const StepProgress&)> on_step;
   std::function<void()> on_epoch_end;
 };

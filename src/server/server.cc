@@ -313,6 +313,7 @@ class HttpServer : public Server {
     DLNEST_ASSIGN_OR_RETURN(s.memory_mb, p.get_int("memory_consumption", kDefaultMemoryMb));
     DLNEST_ASSIGN_OR_RETURN(s.cpu, p.get_bool("CPU"));
     DLNEST_ASSIGN_OR_RETURN(s.ddp, p.get_bool("DDP"));
+    DLNEST_ASSIGN_OR_RETURN(s.nproc, small_int(p, "nproc", 0));
     DLNEST_ASSIGN_OR_RETURN(s.multi_gpu, p.get_bool("multi_GPU"));
     DLNEST_ASSIGN_OR_RETURN(s.no_save, p.get_bool("no_save"));
     DLNEST_ASSIGN_OR_RETURN(s.use_description, p.get_bool("use_description"));
@@ -329,6 +330,7 @@ class HttpServer : public Server {
     DLNEST_ASSIGN_OR_RETURN(s.memory_mb, p.get_int("memory_consumption", kDefaultMemoryMb));
     DLNEST_ASSIGN_OR_RETURN(s.cpu, p.get_bool("CPU"));
     DLNEST_ASSIGN_OR_RETURN(s.ddp, p.get_bool("DDP"));
+    DLNEST_ASSIGN_OR_RETURN(s.nproc, small_int(p, "nproc", 0));
     DLNEST_ASSIGN_OR_RETURN(s.multi_gpu, p.get_bool("multi_GPU"));
     DLNEST_ASSIGN_OR_RETURN(s.max_restarts, small_int(p, "max_restarts", 0));
     DLNEST_ASSIGN_OR_RETURN(TaskRecord task, manager_->submit_continue(s));

@@ -13,6 +13,7 @@
 
 #include "dlnest/config.h"
 #include "dlnest/env.h"
+#include "dlnest/save_package.h"
 #include "env/path.h"
 #include "project/project_builder.h"
 #include "server/server.h"
@@ -106,12 +107,13 @@ class ServerTest : public ::testing::Test {
     return info;
   }
 
-  /// Waits until the task's package holds a checkpoint.
+  /// Waits until the task's package holds a checkpoint (saved and recorded in _package.json,
+  /// not merely a temporary file being written).
   void wait_checkpoint(const std::string& package, double timeout_s = 60) {
     const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
     while (Clock::now() < deadline) {
-      auto files = Env::default_env()->list_dir(path::join(package, "Checkpoints"));
-      if (files.is_ok() && !files->empty()) return;
+      auto opened = SavePackage::open(package);
+      if (opened.is_ok() && opened->checkpoint_path(-1).is_ok()) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     ADD_FAILURE() << "no checkpoint in " << package;
@@ -193,6 +195,34 @@ TEST_F(ServerTest, DeletesPendingAndRunningTasksAndLeavesNoProcess) {
   EXPECT_NE(again["error"].get<std::string>().find("already ended (Killed)"), std::string::npos);
   const Json unknown = post("/del_task", {{"task_ID", "T_0000.0000_0"}});
   EXPECT_EQ(unknown["error"], "unknown task T_0000.0000_0");
+}
+
+TEST_F(ServerTest, RunsDdpTasksOnCpuRanksAndDeletesEveryRank) {
+  start_default();
+  const std::string id = submit("quick.json", {{"DDP", "True"}, {"nproc", "2"}});
+  const Json info = wait_state(id, "Finished");
+  EXPECT_EQ(info["nproc"], 2);
+  EXPECT_EQ(info["DDP"], true);
+  const std::string package = info["package_dir"];
+  for (const char* file : {"_output_0.txt", "_output_1.txt"}) {
+    const auto text = Env::default_env()->read_file(path::join(package, file));
+    ASSERT_TRUE(text.is_ok()) << file;
+    EXPECT_NE(text->find("[dlnest] finished"), std::string::npos) << *text;
+  }
+  const Json out = get("/get_task_output", {{"task_ID", id}, {"offset", "0"}});
+  EXPECT_NE(out["text"].get<std::string>().find("[dlnest] all ranks finished"), std::string::npos)
+      << out;
+  // A running DDP task is the launcher and its ranks, in one process group: del ends them all.
+  const std::string running = submit("long.json", {{"DDP", "True"}, {"nproc", "2"}});
+  const int pid = wait_state(running, "Running")["pid"];
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  while (Clock::now() < deadline && process_group_members(pid).size() < 3) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_GE(process_group_members(pid).size(), 3u);
+  ASSERT_EQ(post("/del_task", {{"task_ID", running}})["status"], "success");
+  wait_state(running, "Killed", 30);
+  EXPECT_TRUE(process_group_members(pid).empty());
 }
 
 TEST_F(ServerTest, FiftySubmitDeleteCyclesLeaveNoProcessBehind) {
@@ -359,6 +389,10 @@ TEST_F(ServerTest, BadRequestsGetClearErrorsAndTheServerStaysUp) {
       {"POST", "/run_train", {{"config_path", config()}, {"memory_consumption", "99999999999999999999"}}, "memory_consumption: expected an integer"},
       {"POST", "/run_train", {{"config_path", config()}, {"memory_consumption", "0"}}, "memory_consumption must be"},
       {"POST", "/run_train", {{"config_path", config()}, {"max_restarts", "-1"}}, "max_restarts"},
+      {"POST", "/run_train", {{"config_path", config()}, {"CPU", "True"}, {"nproc", "2"}}, "nproc applies to DDP tasks"},
+      {"POST", "/run_train", {{"config_path", config()}, {"DDP", "True"}, {"nproc", "2"}}, "nproc applies to CPU tasks"},
+      {"POST", "/run_train", {{"config_path", config()}, {"DDP", "True"}, {"CPU", "True"}, {"nproc", "-3"}}, "nproc must be between 1 and 1024"},
+      {"POST", "/continue_train", {{"record_path", project_}, {"nproc", "two"}}, "nproc: expected an integer, got 'two'"},
       {"POST", "/run_train", {{"config_path", "/etc/passwd"}}, "/etc/passwd"},
       {"POST", "/run_train", {{"config_path", "../../../../etc/shadow"}}, "shadow"},
       {"POST", "/continue_train", {}, "Missing argument record_path"},

@@ -39,6 +39,29 @@ std::optional<int> read_exit_file(const std::string& file) {
   return std::nullopt;
 }
 
+/// The most DDP ranks a CPU task may ask for.
+constexpr int kMaxNproc = 1024;
+
+/// `nproc` asks for CPU ranks of a DDP task; 0 leaves the default.
+Status check_nproc(int nproc, bool ddp, bool cpu) {
+  if (nproc == 0) return Status::ok();
+  if (nproc < 0 || nproc > kMaxNproc) {
+    return Status::invalid_argument("nproc must be between 1 and " + std::to_string(kMaxNproc));
+  }
+  if (!ddp) return Status::invalid_argument("nproc applies to DDP tasks (DDP=True)");
+  if (!cpu) {
+    return Status::invalid_argument(
+        "nproc applies to CPU tasks; a DDP task on GPUs runs one rank per GPU it is given");
+  }
+  return Status::ok();
+}
+
+std::string join_devices(const std::vector<int>& devices) {
+  std::string out;
+  for (int d : devices) out += (out.empty() ? "cuda:" : ",cuda:") + std::to_string(d);
+  return out;
+}
+
 /// Total and available memory of this machine in MB, from /proc/meminfo.
 std::pair<double, double> host_memory_mb() {
   std::ifstream in("/proc/meminfo");
@@ -193,6 +216,7 @@ Result<TaskRecord> TaskManager::submit_train(const TrainSubmit& submit) {
     return Status::invalid_argument("memory_consumption must be a positive number of MB or -1");
   }
   if (submit.max_restarts < 0) return Status::invalid_argument("max_restarts must be >= 0");
+  DLNEST_RETURN_IF_ERROR(check_nproc(submit.nproc, submit.ddp, submit.cpu));
   DLNEST_RETURN_IF_ERROR(check_gpu_request(submit.cpu));
   TrainSubmission submission;
   submission.config_path = path::absolute(submit.config_path);
@@ -216,6 +240,7 @@ Result<TaskRecord> TaskManager::submit_train(const TrainSubmit& submit) {
   task.cpu = submit.cpu;
   task.multi_gpu = submit.multi_gpu || submit.ddp;
   task.ddp = submit.ddp;
+  task.nproc = submit.nproc;
   task.max_restarts = submit.max_restarts;
   return queue(std::move(task), "Run train");
 }
@@ -228,6 +253,7 @@ Result<TaskRecord> TaskManager::submit_continue(const ContinueSubmit& submit) {
   if (submit.checkpoint_id < kLatestCheckpoint) {
     return Status::invalid_argument("checkpoint_ID must be a checkpoint id or -1 (the latest)");
   }
+  DLNEST_RETURN_IF_ERROR(check_nproc(submit.nproc, submit.ddp, submit.cpu));
   DLNEST_RETURN_IF_ERROR(check_gpu_request(submit.cpu));
   const std::string dir = path::absolute(submit.record_path);
   DLNEST_ASSIGN_OR_RETURN(SavePackage package, SavePackage::open(dir));
@@ -242,6 +268,7 @@ Result<TaskRecord> TaskManager::submit_continue(const ContinueSubmit& submit) {
   task.cpu = submit.cpu;
   task.multi_gpu = submit.multi_gpu || submit.ddp;
   task.ddp = submit.ddp;
+  task.nproc = submit.nproc;
   task.load_ckpt = true;
   task.checkpoint_id = submit.checkpoint_id;
   task.max_restarts = submit.max_restarts;
@@ -580,6 +607,22 @@ void TaskManager::schedule_round() {
   }
 }
 
+void TaskManager::add_device_flags(const TaskRecord& task, const std::vector<int>& devices,
+                                   std::vector<std::string>& argv) const {
+  // Simulated GPUs run on the CPU: a DDP task there gets one CPU rank per simulated GPU.
+  const bool on_cpu = devices.empty() || devices[0] == kCpuDevice || simulated_ != nullptr;
+  if (task.ddp && on_cpu) {
+    const size_t ranks = devices.empty() || devices[0] == kCpuDevice
+                             ? static_cast<size_t>(std::max(task.nproc, 1))
+                             : devices.size();
+    argv.insert(argv.end(), {"--ddp", "--nproc", std::to_string(ranks)});
+  } else if (task.ddp) {
+    argv.insert(argv.end(), {"--ddp", "--devices", join_devices(devices)});
+  } else if (!on_cpu && devices.size() > 1) {
+    argv.insert(argv.end(), {"--devices", join_devices(devices)});
+  }
+}
+
 SpawnSpec TaskManager::spawn_spec(const TaskRecord& task, const std::vector<int>& devices) const {
   const bool on_cpu = devices.empty() || devices[0] == kCpuDevice;
   const std::string device =
@@ -611,6 +654,7 @@ SpawnSpec TaskManager::spawn_spec(const TaskRecord& task, const std::vector<int>
     if (resume) {
       spec.argv.insert(spec.argv.end(), {"--resume", "--checkpoint", std::to_string(checkpoint)});
     }
+    add_device_flags(task, devices, spec.argv);
   }
   spec.argv.insert(spec.argv.end(), {"--device", device, "--exit-file", spec.exit_file});
   return spec;

@@ -48,6 +48,7 @@ struct TrainSubmit {
   int64_t memory_mb = kDefaultMemoryMb;
   bool cpu = false;
   bool ddp = false;
+  int nproc = 0;  ///< DDP ranks on the CPU; 0: one
   bool multi_gpu = false;
   bool no_save = false;
   bool use_description = false;
@@ -62,6 +63,7 @@ struct ContinueSubmit {
   int64_t memory_mb = kDefaultMemoryMb;
   bool cpu = false;
   bool ddp = false;
+  int nproc = 0;  ///< DDP ranks on the CPU; 0: one
   bool multi_gpu = false;
   int max_restarts = 0;
 };
@@ -145,6 +147,9 @@ class TaskManager {
   void end_task(const TaskRecord& task, const ExitInfo& info, bool deleted);
   void start_task(const TaskRecord& task, const Placement& placement, double now);
   SpawnSpec spawn_spec(const TaskRecord& task, const std::vector<int>& devices) const;
+  /// The worker's flags for the task's devices: DDP ranks, or every GPU of a multi-GPU task.
+  void add_device_flags(const TaskRecord& task, const std::vector<int>& devices,
+                        std::vector<std::string>& argv) const;
   void update_allocations(const DeviceSnapshot& snapshot);
   Status check_package_free(const std::string& package_dir);
   Result<TaskRecord> queue(TaskRecord task, const std::string& what);

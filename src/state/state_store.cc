@@ -17,7 +17,7 @@ constexpr const char* kColumns[] = {
     "script_path", "description",  "memory_mb",     "cpu",     "multi_gpu",
     "ddp",         "load_ckpt",    "checkpoint_id", "devices", "submit_time",
     "start_time",  "end_time",     "exit_code",     "pid",     "pid_start_ticks",
-    "restarts",    "max_restarts", "error"};
+    "restarts",    "max_restarts", "error",         "nproc"};
 constexpr int kColumnCount = static_cast<int>(sizeof(kColumns) / sizeof(kColumns[0]));
 
 constexpr int kBusyTimeoutMs = 10000;
@@ -58,7 +58,11 @@ using Migration = Status (*)(SqliteDb& db);
 Status migrate_to_v1(SqliteDb& db) {
   return db.exec(kSchemaV1);
 }
-constexpr Migration kMigrations[] = {&migrate_to_v1};
+// Version 2: the number of DDP ranks on the CPU (0 for the tasks of version 1: the default).
+Status migrate_to_v2(SqliteDb& db) {
+  return db.exec("ALTER TABLE tasks ADD COLUMN nproc INTEGER NOT NULL DEFAULT 0");
+}
+constexpr Migration kMigrations[] = {&migrate_to_v1, &migrate_to_v2};
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kStateSchemaVersion,
               "one migration per schema version");
 
@@ -98,6 +102,7 @@ void task_bind(SqliteStatement& stmt, const TaskRecord& t) {
   }
   stmt.bind(19, int64_t{t.pid}).bind(20, static_cast<int64_t>(t.pid_start_ticks));
   stmt.bind(21, int64_t{t.restarts}).bind(22, int64_t{t.max_restarts}).bind(23, t.error);
+  stmt.bind(24, int64_t{t.nproc});
 }
 
 // The record in the current row of a `SELECT <column_list()>`.
@@ -136,6 +141,7 @@ Result<TaskRecord> task_from_row(const SqliteStatement& row) {
   t.restarts = static_cast<int>(row.column_int64(20));
   t.max_restarts = static_cast<int>(row.column_int64(21));
   t.error = row.column_text(22);
+  t.nproc = static_cast<int>(row.column_int64(23));
   return t;
 }
 

@@ -17,7 +17,7 @@
 namespace dlnest {
 
 /// The schema version this build writes; open() migrates older databases up to it.
-inline constexpr int kStateSchemaVersion = 1;
+inline constexpr int kStateSchemaVersion = 2;
 /// The database file's name inside the state directory.
 inline constexpr const char* kStateDbName = "state.db";
 

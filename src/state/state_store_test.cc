@@ -73,6 +73,46 @@ TEST_F(StateStoreTest, RefusesANewerSchema) {
   EXPECT_NE(store.status().message().find("schema version 99"), std::string::npos);
 }
 
+TEST_F(StateStoreTest, MigratesAVersion1Database) {
+  {
+    // The tasks table of version 1, one task in it.
+    Result<SqliteDb> raw = SqliteDb::open(dir_.file("state.db"));
+    ASSERT_TRUE(raw.is_ok());
+    ASSERT_TRUE(raw->exec(R"sql(
+      CREATE TABLE schema_version (version INTEGER NOT NULL);
+      INSERT INTO schema_version VALUES (1);
+      CREATE TABLE tasks (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
+        state TEXT NOT NULL, args TEXT NOT NULL, package_dir TEXT NOT NULL,
+        script_path TEXT NOT NULL, description TEXT NOT NULL, memory_mb INTEGER NOT NULL,
+        cpu INTEGER NOT NULL, multi_gpu INTEGER NOT NULL, ddp INTEGER NOT NULL,
+        load_ckpt INTEGER NOT NULL, checkpoint_id INTEGER NOT NULL, devices TEXT NOT NULL,
+        submit_time REAL NOT NULL, start_time REAL NOT NULL, end_time REAL NOT NULL,
+        exit_code INTEGER, pid INTEGER NOT NULL, pid_start_ticks INTEGER NOT NULL,
+        restarts INTEGER NOT NULL, max_restarts INTEGER NOT NULL, error TEXT NOT NULL);
+      CREATE INDEX tasks_by_state ON tasks (state, seq);
+      CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+      INSERT INTO counters VALUES ('task_id', 1);
+      INSERT INTO tasks (id, type, state, args, package_dir, script_path, description,
+        memory_mb, cpu, multi_gpu, ddp, load_ckpt, checkpoint_id, devices, submit_time,
+        start_time, end_time, exit_code, pid, pid_start_ticks, restarts, max_restarts, error)
+      VALUES ('T_1', 'Train', 'Pending', '{}', '/p', '', '', -1, 1, 1, 1, 0, -1, '[]', 5, 0, 0,
+        NULL, 0, 0, 0, 0, '');
+    )sql").is_ok());
+  }
+  Result<StateStore> store = StateStore::open(dir_.path());
+  ASSERT_TRUE(store.is_ok()) << store.status().to_string();
+  Result<TaskRecord> task = store->get("T_1");
+  ASSERT_TRUE(task.is_ok()) << task.status().to_string();
+  EXPECT_TRUE(task->ddp);
+  EXPECT_EQ(task->nproc, 0);
+  ASSERT_TRUE(store->add(pending_task("T_2")).is_ok());
+  Result<SqliteDb> raw = SqliteDb::open(dir_.file("state.db"));
+  Result<SqliteStatement> version = raw->prepare("SELECT version FROM schema_version");
+  ASSERT_TRUE(*version->step());
+  EXPECT_EQ(version->column_int64(0), kStateSchemaVersion);
+}
+
 TEST_F(StateStoreTest, RoundTripsEveryField) {
   StateStore store = open_store();
   TaskRecord task = pending_task("A_7240.3831_7");
@@ -85,6 +125,7 @@ TEST_F(StateStoreTest, RoundTripsEveryField) {
   task.cpu = true;
   task.multi_gpu = true;
   task.ddp = true;
+  task.nproc = 4;
   task.load_ckpt = true;
   task.checkpoint_id = 7;
   task.restarts = 1;

@@ -36,6 +36,7 @@ Status read_field(const Json& json, const char* key, T& out) {
 Status read_new_fields(const Json& json, TaskRecord& task) {
   DLNEST_RETURN_IF_ERROR(read_field(json, "package_dir", task.package_dir));
   DLNEST_RETURN_IF_ERROR(read_field(json, "CPU", task.cpu));
+  DLNEST_RETURN_IF_ERROR(read_field(json, "nproc", task.nproc));
   DLNEST_RETURN_IF_ERROR(read_field(json, "submit_time", task.submit_time));
   DLNEST_RETURN_IF_ERROR(read_field(json, "start_time", task.start_time));
   DLNEST_RETURN_IF_ERROR(read_field(json, "end_time", task.end_time));
@@ -112,7 +113,7 @@ bool TaskRecord::operator==(const TaskRecord& o) const {
   return id == o.id && type == o.type && state == o.state && args == o.args &&
          package_dir == o.package_dir && script_path == o.script_path &&
          description == o.description && memory_mb == o.memory_mb && cpu == o.cpu &&
-         multi_gpu == o.multi_gpu && ddp == o.ddp && load_ckpt == o.load_ckpt &&
+         multi_gpu == o.multi_gpu && ddp == o.ddp && nproc == o.nproc && load_ckpt == o.load_ckpt &&
          checkpoint_id == o.checkpoint_id && devices == o.devices && submit_time == o.submit_time &&
          start_time == o.start_time && end_time == o.end_time && exit_code == o.exit_code &&
          pid == o.pid && pid_start_ticks == o.pid_start_ticks && restarts == o.restarts &&
@@ -137,6 +138,7 @@ Json task_to_json(const TaskRecord& task) {
   }
   json["package_dir"] = task.package_dir;
   json["CPU"] = task.cpu;
+  json["nproc"] = task.nproc;
   json["submit_time"] = task.submit_time;
   json["start_time"] = task.start_time;
   json["end_time"] = task.end_time;

@@ -58,6 +58,7 @@ struct TaskRecord {
   bool cpu = false;                           ///< runs on the CPU
   bool multi_gpu = false;                     ///< may spread over several GPUs
   bool ddp = false;                           ///< distributed data parallel
+  int nproc = 0;                              ///< DDP ranks on the CPU; 0: the default (1)
   bool load_ckpt = false;                     ///< starts from a checkpoint (continue / analyze)
   int64_t checkpoint_id = kLatestCheckpoint;  ///< which checkpoint when load_ckpt
   std::vector<int> devices;                   ///< GPU ids it runs on, or {-1} for the CPU

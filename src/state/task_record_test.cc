@@ -23,6 +23,7 @@ TaskRecord full_record() {
   t.cpu = true;
   t.multi_gpu = true;
   t.ddp = true;
+  t.nproc = 2;
   t.load_ckpt = true;
   t.checkpoint_id = 12;
   t.devices = {0, 2};

@@ -1,7 +1,9 @@
 // dlnest-worker: runs one task (training or analysis) inside its save package.
 //
 //   dlnest-worker train --package DIR [--resume [--checkpoint ID]] [--device cpu|cuda:N]
-//                       [--foreground] [--exit-file PATH]
+//                       [--devices D,D...] [--foreground] [--exit-file PATH]
+//                       [--ddp [--nproc N] | --rank R --world-size W --master-addr A
+//                        --master-port P] [--ddp-timeout S]
 //   dlnest-worker analyze --package DIR [--checkpoint ID] [--device D]
 //                         (--script FILE.cpp | --socket PATH [--scripts DIR]) [--exit-file PATH]
 #include <malloc.h>
@@ -11,17 +13,12 @@
 #include <iostream>
 
 #include "dlnest/env.h"
-#include "sdk/trainer.h"
 #include "worker/analyze.h"
 #include "worker/script_compiler.h"
-#include "worker/output.h"
-#include "worker/plugin_loader.h"
-#include "worker/progress.h"
+#include "worker/train_command.h"
 
 namespace {
 
-constexpr const char* kPluginFile = "dlnest_plugin.so";
-constexpr const char* kOutputFile = "_output.txt";
 // glibc's largest mmap threshold: activation buffers below it are reused from the heap instead of
 // being returned to the kernel and faulted back in at every step (docs/benchmarks.md).
 constexpr int kMmapThreshold = 32 * 1024 * 1024;
@@ -46,38 +43,6 @@ void write_exit_file(const std::string& path, int code) {
   if (!s.is_ok()) std::cerr << "dlnest-worker: error: " << s.message() << "\n";
 }
 
-int train(dlnest::TrainRequest request, bool foreground) {
-  if (::chdir(request.package_dir.c_str()) != 0) {
-    std::cerr << "dlnest-worker: error: cannot enter package " << request.package_dir << "\n";
-    return 2;
-  }
-  auto output = dlnest::WorkerOutput::redirect(kOutputFile, foreground);
-  if (!output.is_ok()) {
-    std::cerr << "dlnest-worker: error: " << output.status().message() << "\n";
-    return 2;
-  }
-  dlnest::ProgressLine progress(**output);
-  if ((*output)->has_terminal()) {
-    request.on_step = [&progress](const dlnest::StepProgress& p) { progress.update(p); };
-    request.on_epoch_end = [&progress] { progress.end_epoch(); };
-  }
-  std::cout << "[dlnest] train " << request.package_dir << " on " << request.device;
-  if (request.resume) {
-    std::cout << ", continuing from "
-              << (request.checkpoint_id < 0 ? std::string("the latest checkpoint")
-                                            : "checkpoint " + std::to_string(request.checkpoint_id));
-  }
-  std::cout << std::endl;
-  dlnest::Status s = dlnest::load_plugin(request.package_dir + "/" + kPluginFile);
-  if (s.is_ok()) s = dlnest::run_training(request);
-  if (!s.is_ok()) {
-    std::cerr << "[dlnest] error: " << s.message() << std::endl;
-    return 1;
-  }
-  std::cout << "[dlnest] finished" << std::endl;
-  return 0;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -85,14 +50,10 @@ int main(int argc, char** argv) {
   CLI::App app{"dlnest-worker: runs one DLNest task inside its save package"};
   app.require_subcommand(1);
   auto* cmd = app.add_subcommand("train", "Train (or continue training) a save package");
-  dlnest::TrainRequest request;
+  dlnest::TrainCommand training;
   bool foreground = false;
   std::string exit_file;
-  cmd->add_option("--package", request.package_dir, "the save package")->required();
-  cmd->add_flag("--resume", request.resume, "continue from a checkpoint");
-  cmd->add_option("--checkpoint", request.checkpoint_id, "checkpoint to continue from (-1: latest)");
-  cmd->add_option("--device", request.device, "cpu or cuda:N");
-  cmd->add_flag("--foreground", foreground, "also echo the output to the terminal");
+  dlnest::add_train_flags(cmd, training);
   cmd->add_option("--exit-file", exit_file, "on exit, write the exit code (decimal) to this file");
 
   auto* analyze = app.add_subcommand("analyze", "Load a save package and run analysis scripts");
@@ -125,8 +86,8 @@ int main(int argc, char** argv) {
       code = dlnest::run_analyzer(analysis);
     }
   } else {
-    request.package_dir = absolute(request.package_dir);
-    code = train(request, foreground);  // its output is flushed when it returns
+    training.request.package_dir = absolute(training.request.package_dir);
+    code = dlnest::run_train_command(training);  // its output is flushed when it returns
   }
   if (!exit_file.empty()) write_exit_file(exit_file, code);
   return code;

@@ -40,7 +40,8 @@ class Runner : public dlnest::Runner {
     torch::Tensor loss = torch::mse_loss(model_->forward(batch[0]), batch[1]);
     // Explicit: libtorch 1.x zeroes gradients by default, 2.x drops them; dropping is cheaper.
     model_->zero_grad(/*set_to_none=*/true);
-    loss.backward();
+    // backward() = loss.backward(), then under DDP the gradients averaged over all ranks.
+    backward(loss);
     optimizer_->step();
 
     const double value = loss.item<double>();

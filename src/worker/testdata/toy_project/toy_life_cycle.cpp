@@ -1,6 +1,7 @@
 // A LifeCycle that records every hook and decision (args "record_hooks") to hooks.txt, skips the
 // stages listed in args "skip" ("Stage@epoch" or "Stage@epoch:iter") and, when the environment
-// names a stage in TOY_FAIL_AT ("Stage@epoch"), throws there like a bug in user code would.
+// names a stage in TOY_FAIL_AT ("Stage@epoch"), throws there like a bug in user code would: on
+// every rank, or only on rank TOY_FAIL_RANK when that is set.
 #include <dlnest/life_cycle.h>
 
 #include <algorithm>
@@ -24,7 +25,13 @@ class ToyLifeCycle : public dlnest::LifeCycle {
   dlnest::Action before(const dlnest::StageInfo& info) override {
     record("before " + tag(info));
     const char* fail = std::getenv("TOY_FAIL_AT");
-    if (fail != nullptr && tag(info) == fail) throw std::runtime_error("injected failure");
+    const char* fail_rank = std::getenv("TOY_FAIL_RANK");
+    const char* rank = std::getenv("RANK");  // set by the DDP launcher
+    const bool this_rank =
+        fail_rank == nullptr || std::atoi(fail_rank) == (rank == nullptr ? 0 : std::atoi(rank));
+    if (fail != nullptr && tag(info) == fail && this_rank) {
+      throw std::runtime_error("injected failure");
+    }
     const auto& skip = args()["skip"];
     const bool skipped = std::find(skip.begin(), skip.end(), tag(info)) != skip.end();
     return skipped ? dlnest::Action::kSkip : dlnest::Action::kRun;

@@ -1,5 +1,7 @@
-// A small model on synthetic data, with dropout, momentum and an LR schedule, so that a resumed
-// run only matches an uninterrupted one when every piece of state is restored.
+// A small model on synthetic data, with dropout (args "dropout"), momentum and an LR schedule, so
+// that a resumed run only matches an uninterrupted one when every piece of state is restored.
+// Without dropout the run is deterministic: a DDP run over R ranks with batch B computes what one
+// process computes with batch R * B.
 #include <dlnest/dataset.h>
 #include <dlnest/runner.h>
 
@@ -40,11 +42,12 @@ DLNEST_REGISTER_DATASET(ToyDataset);
 
 class ToyRunner : public dlnest::Runner {
  public:
-  void init(const dlnest::Json&, const dlnest::Json& info) override {
-    net_ = register_module("net", torch::nn::Sequential(
-                                      torch::nn::Linear(info["inputs"].get<int64_t>(), 16),
-                                      torch::nn::ReLU(), torch::nn::Dropout(0.3),
-                                      torch::nn::Linear(16, info["classes"].get<int64_t>())));
+  void init(const dlnest::Json& args, const dlnest::Json& info) override {
+    net_ = register_module(
+        "net",
+        torch::nn::Sequential(torch::nn::Linear(info["inputs"].get<int64_t>(), 16),
+                              torch::nn::ReLU(), torch::nn::Dropout(args.value("dropout", 0.3)),
+                              torch::nn::Linear(16, info["classes"].get<int64_t>())));
   }
   void init_optimizer() override {
     optimizer_ = register_optimizer(
@@ -58,7 +61,7 @@ class ToyRunner : public dlnest::Runner {
     net_->train();
     net_->zero_grad(/*set_to_none=*/true);
     auto loss = torch::nn::functional::cross_entropy(net_->forward(batch[0]), batch[1]);
-    loss.backward();
+    backward(loss);
     optimizer_->step();
     scheduler_->step();
     log["loss"].push_back(loss.item<double>());
@@ -73,7 +76,8 @@ class ToyRunner : public dlnest::Runner {
     total_ += batch[1].size(0);
   }
   void validation_analyze(dlnest::Json& log) override {
-    log["acc"].push_back(static_cast<double>(correct_) / static_cast<double>(total_));
+    const torch::Tensor counts = reduce_sum(torch::tensor({correct_, total_}));
+    log["acc"].push_back(counts[0].item<double>() / counts[1].item<double>());
   }
 
  private:

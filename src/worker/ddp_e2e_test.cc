@@ -1,0 +1,275 @@
+// Distributed training end to end, with real processes on the CPU (Gloo): the toy project
+// (testdata/toy_project, without dropout, so every run is deterministic) trained by 2 ranks with
+// batch B against 1 process with batch 2B, checkpoints moving between DDP and single-process
+// runs, a failing rank, and two "nodes" on localhost.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "dlnest/save_package.h"
+#include "env/path.h"
+#include "process/subprocess.h"
+#include "testing/temp_dir.h"
+#include "worker/launcher.h"
+
+namespace dlnest {
+namespace {
+
+using testing::TempDir;
+using Clock = std::chrono::steady_clock;
+
+const std::string kBin = DLNEST_BIN_DIR;
+
+std::string read(const std::string& file) {
+  auto data = Env::default_env()->read_file(file);
+  return data.is_ok() ? *data : "";
+}
+
+size_t count_lines(const std::string& file) {
+  std::ifstream in(file);
+  size_t n = 0;
+  for (std::string line; std::getline(in, line);) ++n;
+  return n;
+}
+
+/// The last line of a package's metrics.jsonl.
+Json last_metrics(const std::string& package) {
+  const std::string text = read(path::join(package, "metrics.jsonl"));
+  return Json::parse(text.substr(text.rfind('{')));
+}
+
+/// Every tensor of `archive` (nested archives too), by its dotted path after `prefix`.
+void collect_tensors(torch::serialize::InputArchive& archive, const std::string& prefix,
+                     std::map<std::string, torch::Tensor>& out) {
+  for (const std::string& key : archive.keys()) {
+    torch::Tensor tensor;
+    torch::serialize::InputArchive nested;
+    if (archive.try_read(key, tensor) || archive.try_read(key, tensor, /*is_buffer=*/true)) {
+      out[prefix + key] = tensor;
+    } else if (archive.try_read(key, nested)) {
+      collect_tensors(nested, prefix + key + ".", out);
+    }
+  }
+}
+
+/// The tensors of a checkpoint's registered modules, by name ("net.0.weight").
+std::map<std::string, torch::Tensor> module_tensors(const std::string& file) {
+  torch::serialize::InputArchive archive;
+  archive.load_from(file);
+  torch::serialize::InputArchive modules;
+  archive.read("modules", modules);
+  std::map<std::string, torch::Tensor> out;
+  collect_tensors(modules, "", out);
+  return out;
+}
+
+/// Both checkpoints hold the same module tensors, equal within `tolerance` (0: bit for bit).
+void expect_same_modules(const std::string& a, const std::string& b, double tolerance) {
+  const auto left = module_tensors(a);
+  const auto right = module_tensors(b);
+  ASSERT_FALSE(left.empty()) << a;
+  ASSERT_EQ(left.size(), right.size());
+  for (const auto& [key, tensor] : left) {
+    ASSERT_TRUE(right.count(key)) << key << " missing in " << b;
+    if (tolerance == 0) {
+      EXPECT_TRUE(torch::equal(tensor, right.at(key))) << key;
+    } else {
+      EXPECT_TRUE(torch::allclose(tensor, right.at(key), /*rtol=*/0, tolerance))
+          << key << ": largest difference " << (tensor - right.at(key)).abs().max().item<double>();
+    }
+  }
+}
+
+/// Live processes whose command line mentions `text`.
+std::vector<std::string> processes_mentioning(const std::string& text) {
+  std::vector<std::string> found;
+  auto entries = Env::default_env()->list_dir("/proc");
+  if (!entries.is_ok()) return found;
+  for (const std::string& pid : *entries) {
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmdline = read("/proc/" + pid + "/cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.find(text) != std::string::npos) found.push_back(pid + ": " + cmdline);
+  }
+  return found;
+}
+
+class DdpE2ETest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir;
+    ASSERT_TRUE(copy_tree(Env::default_env(), TOY_PROJECT_DIR, project()).is_ok());
+  }
+  static void TearDownTestSuite() { delete dir_; }
+
+  static std::string project() { return dir_->file("toy"); }
+  static std::string config() { return path::join(project(), "root_config.json"); }
+
+  /// A deterministic run: no dropout, 2 epochs of 96 samples, `batch` samples per step.
+  static std::string freq(const std::string& name, int batch, Json more = Json::object()) {
+    Json overrides = {{"seed", 7},     {"dropout", 0.0},           {"epochs", 2},
+                      {"samples", 96}, {"validation_samples", 32}, {"batch_size", batch}};
+    overrides.update(more);
+    return dir_->write("toy/" + name + ".json", overrides.dump());
+  }
+
+  static ProcessResult run(const std::vector<std::string>& argv,
+                           const std::vector<std::string>& env = {}) {
+    std::vector<std::string> full = {"env"};
+    full.insert(full.end(), env.begin(), env.end());
+    full.insert(full.end(), argv.begin(), argv.end());
+    auto result = run_process(full, "");
+    EXPECT_TRUE(result.is_ok());
+    return result.is_ok() ? *result : ProcessResult{};
+  }
+
+  static ProcessResult dlnest(std::vector<std::string> args,
+                              const std::vector<std::string>& env = {}) {
+    args.insert(args.begin(), kBin + "/dlnest");
+    return run(args, env);
+  }
+
+  /// `dlnest run --foreground` of the toy project; returns the package folder.
+  static std::string run_toy(const std::string& freq_file, const std::vector<std::string>& extra,
+                             int expected_exit = 0, const std::vector<std::string>& env = {}) {
+    std::vector<std::string> args = {"run", "-c", config(), "-f", freq_file, "--foreground"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const ProcessResult r = dlnest(args, env);
+    EXPECT_EQ(r.exit_code, expected_exit) << r.output;
+    const std::string marker = "[dlnest] save package ";
+    const auto at = r.output.find(marker);
+    if (at == std::string::npos) return "";
+    const auto end = r.output.find('\n', at);
+    return r.output.substr(at + marker.size(), end - at - marker.size());
+  }
+
+  /// Keeps a copy of the package's checkpoint `id` (a continue replaces it).
+  static std::string keep(const std::string& package, int id, const std::string& name) {
+    const std::string copy = dir_->file(name);
+    EXPECT_TRUE(copy_file(Env::default_env(),
+                          path::join(package, "Checkpoints/state_" + std::to_string(id) + ".ckpt"),
+                          copy)
+                    .is_ok());
+    return copy;
+  }
+
+  static const std::vector<std::string> kTwoRanks;
+  static TempDir* dir_;
+};
+
+const std::vector<std::string> DdpE2ETest::kTwoRanks = {"--ddp", "--cpu", "--nproc", "2"};
+TempDir* DdpE2ETest::dir_ = nullptr;
+
+TEST_F(DdpE2ETest, TwoRanksTrainLikeOneProcessWithTheDoubleBatch) {
+  const std::string single = run_toy(freq("single", 32), {});
+  const std::string ddp = run_toy(freq("ddp", 16), kTwoRanks);
+  ASSERT_FALSE(single.empty());
+  ASSERT_FALSE(ddp.empty());
+  // 6 steps of SGD with momentum and a step schedule: the same weights up to float rounding.
+  expect_same_modules(path::join(single, "Checkpoints/state_1.ckpt"),
+                      path::join(ddp, "Checkpoints/state_1.ckpt"), 1e-5);
+  // Validation counts are summed over the ranks' shards: the accuracy of the whole set.
+  EXPECT_EQ(count_lines(path::join(ddp, "metrics.jsonl")), 2u) << "rank 0 alone writes metrics";
+  EXPECT_NEAR(last_metrics(ddp)["acc"].get<double>(), last_metrics(single)["acc"].get<double>(),
+              1e-9);
+  // Each rank has its output; rank 0's also reaches _output.txt with the launcher's lines.
+  for (int rank : {0, 1}) {
+    const std::string out = read(path::join(ddp, "_output_" + std::to_string(rank) + ".txt"));
+    EXPECT_NE(out.find("as rank " + std::to_string(rank) + " of 2"), std::string::npos) << out;
+    EXPECT_NE(out.find("epoch 1 loss"), std::string::npos) << out;
+    EXPECT_NE(out.find("[dlnest] finished"), std::string::npos) << out;
+  }
+  const std::string launcher = read(path::join(ddp, "_output.txt"));
+  EXPECT_NE(launcher.find("[dlnest] distributed training of " + ddp + ": ranks 0-1 of 2"),
+            std::string::npos)
+      << launcher;
+  EXPECT_NE(launcher.find("as rank 0 of 2"), std::string::npos) << launcher;
+  EXPECT_EQ(launcher.find("as rank 1 of 2"), std::string::npos) << launcher;
+  EXPECT_NE(launcher.find("[dlnest] all ranks finished"), std::string::npos) << launcher;
+  // The checkpoint holds the user's modules under their own names: no wrapper prefix.
+  for (const auto& [key, tensor] : module_tensors(path::join(ddp, "Checkpoints/state_1.ckpt"))) {
+    EXPECT_EQ(key.rfind("net.", 0), 0u) << key;
+  }
+}
+
+TEST_F(DdpE2ETest, CheckpointsMoveBetweenDdpAndSingleProcessRuns) {
+  const std::string ddp = run_toy(freq("moves_ddp", 16), kTwoRanks);
+  const std::string single = run_toy(freq("moves_single", 32), {});
+  ASSERT_FALSE(ddp.empty());
+  ASSERT_FALSE(single.empty());
+  const std::string straight = keep(ddp, 1, "moves_ddp_state_1.ckpt");
+
+  // A continued DDP run retrains exactly what the uninterrupted one trained.
+  ProcessResult r =
+      dlnest({"continue", "-r", ddp, "-c", "0", "--foreground", "--ddp", "--cpu", "--nproc", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  expect_same_modules(straight, path::join(ddp, "Checkpoints/state_1.ckpt"), 0);
+
+  // The DDP checkpoint continues in one process, the single-process one under DDP.
+  r = dlnest({"continue", "-r", ddp, "-c", "0", "--foreground"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(read(path::join(ddp, "_output.txt")).find("continuing from checkpoint 0"),
+            std::string::npos);
+  r = dlnest(
+      {"continue", "-r", single, "-c", "0", "--foreground", "--ddp", "--cpu", "--nproc", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(read(path::join(single, "_output_1.txt")).find("continuing from checkpoint 0"),
+            std::string::npos);
+  // Both kinds of checkpoint have the same layout.
+  const auto from_ddp = module_tensors(path::join(ddp, "Checkpoints/state_1.ckpt"));
+  const auto from_single = module_tensors(path::join(single, "Checkpoints/state_1.ckpt"));
+  ASSERT_EQ(from_ddp.size(), from_single.size());
+  for (const auto& [key, tensor] : from_ddp) EXPECT_TRUE(from_single.count(key)) << key;
+}
+
+TEST_F(DdpE2ETest, AFailingRankEndsEveryRankPromptly) {
+  const auto start = Clock::now();
+  const std::string package = run_toy(freq("fails", 16, {{"epochs", 1000}}), kTwoRanks, 1,
+                                      {"TOY_FAIL_AT=ModelOneStep@1:1", "TOY_FAIL_RANK=1"});
+  ASSERT_FALSE(package.empty());
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(60));
+  EXPECT_NE(read(path::join(package, "_output_1.txt"))
+                .find("[dlnest] error: stage ModelOneStep (epoch 1, iter 1): injected failure"),
+            std::string::npos);
+  const std::string launcher = read(path::join(package, "_output.txt"));
+  EXPECT_NE(launcher.find("[dlnest] rank 1 failed (exit code 1; its output is in _output_1.txt)"),
+            std::string::npos)
+      << launcher;
+  EXPECT_EQ(processes_mentioning(package), std::vector<std::string>());
+  // Rank 0 saved epoch 0 before the failure; nothing later.
+  EXPECT_EQ(SavePackage::open(package)->checkpoints().latest_id(), 0);
+}
+
+TEST_F(DdpE2ETest, TwoNodesOnLocalhostFormOneRun) {
+  const std::string package = run_toy(freq("nodes", 16), kTwoRanks);
+  ASSERT_FALSE(package.empty());
+  const std::string straight = keep(package, 1, "nodes_state_1.ckpt");
+  Result<int> port = free_port();
+  ASSERT_TRUE(port.is_ok());
+  // Two launchers, one rank each, as two machines would start them.
+  auto node = [&](int rank) {
+    return run({"NNODES=2", "NODE_RANK=" + std::to_string(rank), "NPROC_PER_NODE=1",
+                "MASTER_ADDR=127.0.0.1", "MASTER_PORT=" + std::to_string(*port),
+                kBin + "/dlnest-worker", "train", "--package", package, "--resume", "--checkpoint",
+                "0", "--ddp", "--device", "cpu"});
+  };
+  ProcessResult second;
+  std::thread other([&] { second = node(1); });
+  const ProcessResult first = node(0);
+  other.join();
+  EXPECT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_EQ(second.exit_code, 0) << second.output;
+  const std::string launchers = read(path::join(package, "_output.txt"));
+  EXPECT_NE(launchers.find("ranks 0-0 of 2"), std::string::npos) << launchers;
+  EXPECT_NE(launchers.find("ranks 1-1 of 2"), std::string::npos) << launchers;
+  EXPECT_NE(read(path::join(package, "_output_1.txt")).find("as rank 1 of 2"), std::string::npos);
+  expect_same_modules(straight, path::join(package, "Checkpoints/state_1.ckpt"), 0);
+}
+
+}  // namespace
+}  // namespace dlnest
