@@ -345,17 +345,7 @@ Result<std::vector<TaskRecord>> TaskManager::active() {
 }
 
 Result<std::vector<TaskRecord>> TaskManager::history(size_t limit) {
-  std::vector<TaskRecord> ended;
-  for (TaskState s : {TaskState::kFinished, TaskState::kFailed, TaskState::kKilled}) {
-    DLNEST_ASSIGN_OR_RETURN(std::vector<TaskRecord> tasks, store_.list(s));
-    ended.insert(ended.end(), std::make_move_iterator(tasks.begin()),
-                 std::make_move_iterator(tasks.end()));
-  }
-  std::stable_sort(ended.begin(), ended.end(), [](const TaskRecord& a, const TaskRecord& b) {
-    return a.end_time < b.end_time;
-  });
-  if (ended.size() > limit) ended.erase(ended.begin(), ended.end() - static_cast<long>(limit));
-  return ended;
+  return store_.list_ended(limit);
 }
 
 Result<int64_t> TaskManager::clear_history() { return store_.clear_finished(); }

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -253,6 +254,17 @@ Result<std::vector<TaskRecord>> StateStore::list(TaskState state) {
   return query_locked("WHERE state = ?1", task_state_name(state));
 }
 
+Result<std::vector<TaskRecord>> StateStore::list_ended(size_t limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // Only the newest `limit` rows are read and parsed; then oldest first.
+  DLNEST_ASSIGN_OR_RETURN(
+      std::vector<TaskRecord> tasks,
+      query_locked("WHERE state IN ('Finished', 'Failed', 'Killed')", "",
+                   "ORDER BY end_time DESC, seq DESC LIMIT " + std::to_string(limit)));
+  std::reverse(tasks.begin(), tasks.end());
+  return tasks;
+}
+
 Status StateStore::update_state(const std::string& id, TaskState to) {
   return modify(id, [&](TaskRecord& task) {
     DLNEST_RETURN_IF_ERROR(check_transition(task, to));
@@ -381,11 +393,12 @@ Result<TaskRecord> StateStore::get_locked(const std::string& id) {
 }
 
 Result<std::vector<TaskRecord>> StateStore::query_locked(const std::string& where,
-                                                         const std::string& arg) {
+                                                         const std::string& arg,
+                                                         const std::string& order) {
   Result<SqliteStatement> stmt =
-      db_.prepare("SELECT " + column_list() + " FROM tasks " + where + " ORDER BY seq");
+      db_.prepare("SELECT " + column_list() + " FROM tasks " + where + " " + order);
   if (!stmt.is_ok()) return stmt.status();
-  if (!where.empty()) stmt->bind(1, arg);
+  if (where.find("?1") != std::string::npos) stmt->bind(1, arg);
   std::vector<TaskRecord> tasks;
   for (;;) {
     Result<bool> row = stmt->step();

@@ -63,6 +63,8 @@ class StateStore {
   Result<std::vector<TaskRecord>> list_all();
   /// The tasks in `state`, in submission order.
   Result<std::vector<TaskRecord>> list(TaskState state);
+  /// The `limit` ended (Finished, Failed, Killed) tasks that ended last, oldest first.
+  Result<std::vector<TaskRecord>> list_ended(size_t limit);
 
   /// Moves task `id` to `to`; FailedPrecondition naming both states when that is not a legal
   /// transition (see is_legal_transition).
@@ -95,7 +97,9 @@ class StateStore {
   Status check_transition(const TaskRecord& task, TaskState to) const;
   // The *_locked helpers run with mu_ held (and, where they write, inside a transaction).
   Result<TaskRecord> get_locked(const std::string& id);
-  Result<std::vector<TaskRecord>> query_locked(const std::string& where, const std::string& arg);
+  // `where` may use the parameter ?1, bound to `arg`.
+  Result<std::vector<TaskRecord>> query_locked(const std::string& where, const std::string& arg,
+                                               const std::string& order = "ORDER BY seq");
   Status insert_locked(TaskRecord& task);  // fills in a zero submit_time
   Status write_locked(const TaskRecord& task);
   Result<int64_t> next_task_number_locked();

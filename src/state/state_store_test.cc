@@ -242,6 +242,31 @@ TEST_F(StateStoreTest, ListsByStateInSubmissionOrder) {
   EXPECT_EQ(store.list_all()->front().id, "T_c");
 }
 
+TEST_F(StateStoreTest, ListEndedGivesTheLastEndedOldestFirst) {
+  StateStore store = open_store();
+  for (const char* id : {"T_1", "T_2", "T_3", "T_4", "T_5"})
+    ASSERT_TRUE(store.add(pending_task(id)).is_ok());
+  // End in the order 3, 1, 5, 2 (T_4 stays pending), with distinct end times.
+  ASSERT_TRUE(store.mark_running("T_3", 1, 1, {0}).is_ok());
+  now_ = 1001;
+  ASSERT_TRUE(store.mark_ended("T_3", TaskState::kFinished, 0).is_ok());
+  now_ = 1002;
+  ASSERT_TRUE(store.mark_ended("T_1", TaskState::kKilled, std::nullopt).is_ok());
+  ASSERT_TRUE(store.mark_running("T_5", 2, 2, {0}).is_ok());
+  now_ = 1003;
+  ASSERT_TRUE(store.mark_ended("T_5", TaskState::kFailed, 1).is_ok());
+  now_ = 1004;
+  ASSERT_TRUE(store.mark_ended("T_2", TaskState::kKilled, std::nullopt).is_ok());
+  auto ids = [](const std::vector<TaskRecord>& tasks) {
+    std::vector<std::string> out;
+    for (const TaskRecord& t : tasks) out.push_back(t.id);
+    return out;
+  };
+  EXPECT_EQ(ids(*store.list_ended(100)), (std::vector<std::string>{"T_3", "T_1", "T_5", "T_2"}));
+  EXPECT_EQ(ids(*store.list_ended(2)), (std::vector<std::string>{"T_5", "T_2"}));
+  EXPECT_TRUE(store.list_ended(0)->empty());
+}
+
 TEST_F(StateStoreTest, BumpRestartsRequeuesAFailedTaskWithinItsLimit) {
   StateStore store = open_store();
   TaskRecord task = pending_task("T_1");
