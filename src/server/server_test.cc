@@ -17,6 +17,7 @@
 #include "env/path.h"
 #include "project/project_builder.h"
 #include "server/server.h"
+#include "supervisor/proc_stat.h"
 #include "supervisor/supervisor.h"
 #include "testing/temp_dir.h"
 
@@ -225,7 +226,7 @@ TEST_F(ServerTest, RunsDdpTasksOnCpuRanksAndDeletesEveryRank) {
   EXPECT_TRUE(process_group_members(pid).empty());
 }
 
-TEST_F(ServerTest, FiftySubmitDeleteCyclesLeaveNoProcessBehind) {
+TEST_F(ServerTest, FiftySubmitDeleteCyclesOfSingleAndDdpTasksLeaveNoProcess) {
   start_default();
   // One package with a checkpoint, then 50 continues of it, each deleted once it runs.
   const std::string first = submit("long.json");
@@ -236,11 +237,22 @@ TEST_F(ServerTest, FiftySubmitDeleteCyclesLeaveNoProcessBehind) {
   wait_state(first, "Killed", 30);
   std::vector<int> pids;
   for (int cycle = 0; cycle < 50; ++cycle) {
-    const Json reply = post("/continue_train", {{"record_path", package}, {"CPU", "True"}});
+    // Every other cycle is a DDP task: a launcher and two rank processes in one group.
+    const bool ddp = cycle % 2 == 1;
+    httplib::Params params = {{"record_path", package}, {"CPU", "True"}};
+    if (ddp) params.insert({{"DDP", "True"}, {"nproc", "2"}});
+    const Json reply = post("/continue_train", params);
     ASSERT_EQ(reply["status"], "success") << reply;
     const std::string id = reply["task_ID"];
-    const Json running = wait_state(id, "Running", 30);
-    pids.push_back(running["pid"]);
+    const int pid = wait_state(id, "Running", 30)["pid"];
+    pids.push_back(pid);
+    if (ddp) {
+      const auto deadline = Clock::now() + std::chrono::seconds(30);
+      while (process_group_members(pid).size() < 3 && Clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      ASSERT_GE(process_group_members(pid).size(), 3u) << "the ranks of " << id << " never started";
+    }
     ASSERT_EQ(post("/del_task", {{"task_ID", id}})["status"], "success");
     wait_state(id, "Killed", 30);
   }
@@ -248,19 +260,8 @@ TEST_F(ServerTest, FiftySubmitDeleteCyclesLeaveNoProcessBehind) {
     EXPECT_TRUE(process_group_members(pid).empty()) << "process group " << pid << " survived";
   }
   // Nothing of ours is left as a zombie either.
-  std::ifstream stat("/proc/self/stat");
-  for (const std::string& entry : *Env::default_env()->list_dir("/proc")) {
-    if (entry.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream s("/proc/" + entry + "/stat");
-    std::string line;
-    std::getline(s, line);
-    const size_t close = line.rfind(')');
-    if (close == std::string::npos) continue;
-    int ppid = 0;
-    char state = 0;
-    std::istringstream rest(line.substr(close + 2));
-    rest >> state >> ppid;
-    EXPECT_FALSE(ppid == ::getpid() && state == 'Z') << "zombie child " << entry;
+  for (const ProcStat& p : list_processes()) {
+    EXPECT_FALSE(p.ppid == ::getpid() && p.is_zombie()) << "zombie child " << p.pid;
   }
 }
 
