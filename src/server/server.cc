@@ -305,21 +305,32 @@ class HttpServer : public Server {
     return info;
   }
 
+  /// The parameters /run_train and /continue_train share.
+  static Result<TrainResources> train_resources(const RequestParams& p) {
+    TrainResources r;
+    DLNEST_ASSIGN_OR_RETURN(r.memory_mb, p.get_int("memory_consumption", kDefaultMemoryMb));
+    DLNEST_ASSIGN_OR_RETURN(r.cpu, p.get_bool("CPU"));
+    DLNEST_ASSIGN_OR_RETURN(r.ddp, p.get_bool("DDP"));
+    DLNEST_ASSIGN_OR_RETURN(r.nproc, small_int(p, "nproc", 0));
+    DLNEST_ASSIGN_OR_RETURN(r.multi_gpu, p.get_bool("multi_GPU"));
+    DLNEST_ASSIGN_OR_RETURN(r.max_restarts, small_int(p, "max_restarts", 0));
+    return r;
+  }
+
+  static Json submitted(const TaskRecord& task) {
+    return Json{{"task_ID", task.id}, {"record_path", task.package_dir}};
+  }
+
   Result<Json> run_train(const RequestParams& p) {
     TrainSubmit s;
     DLNEST_ASSIGN_OR_RETURN(s.config_path, p.required("config_path"));
     s.freq_path = p.get("freq_path");
     s.description = p.get("description");
-    DLNEST_ASSIGN_OR_RETURN(s.memory_mb, p.get_int("memory_consumption", kDefaultMemoryMb));
-    DLNEST_ASSIGN_OR_RETURN(s.cpu, p.get_bool("CPU"));
-    DLNEST_ASSIGN_OR_RETURN(s.ddp, p.get_bool("DDP"));
-    DLNEST_ASSIGN_OR_RETURN(s.nproc, small_int(p, "nproc", 0));
-    DLNEST_ASSIGN_OR_RETURN(s.multi_gpu, p.get_bool("multi_GPU"));
     DLNEST_ASSIGN_OR_RETURN(s.no_save, p.get_bool("no_save"));
     DLNEST_ASSIGN_OR_RETURN(s.use_description, p.get_bool("use_description"));
-    DLNEST_ASSIGN_OR_RETURN(s.max_restarts, small_int(p, "max_restarts", 0));
+    DLNEST_ASSIGN_OR_RETURN(s.resources, train_resources(p));
     DLNEST_ASSIGN_OR_RETURN(TaskRecord task, manager_->submit_train(s));
-    return Json{{"task_ID", task.id}, {"record_path", task.package_dir}};
+    return submitted(task);
   }
 
   Result<Json> continue_train(const RequestParams& p) {
@@ -327,14 +338,9 @@ class HttpServer : public Server {
     DLNEST_ASSIGN_OR_RETURN(s.record_path, p.required("record_path"));
     DLNEST_ASSIGN_OR_RETURN(s.checkpoint_id, p.get_int("checkpoint_ID", kLatestCheckpoint));
     s.description = p.get("description");
-    DLNEST_ASSIGN_OR_RETURN(s.memory_mb, p.get_int("memory_consumption", kDefaultMemoryMb));
-    DLNEST_ASSIGN_OR_RETURN(s.cpu, p.get_bool("CPU"));
-    DLNEST_ASSIGN_OR_RETURN(s.ddp, p.get_bool("DDP"));
-    DLNEST_ASSIGN_OR_RETURN(s.nproc, small_int(p, "nproc", 0));
-    DLNEST_ASSIGN_OR_RETURN(s.multi_gpu, p.get_bool("multi_GPU"));
-    DLNEST_ASSIGN_OR_RETURN(s.max_restarts, small_int(p, "max_restarts", 0));
+    DLNEST_ASSIGN_OR_RETURN(s.resources, train_resources(p));
     DLNEST_ASSIGN_OR_RETURN(TaskRecord task, manager_->submit_continue(s));
-    return Json{{"task_ID", task.id}, {"record_path", task.package_dir}};
+    return submitted(task);
   }
 
   Result<Json> analyze(const RequestParams& p) {
@@ -345,7 +351,7 @@ class HttpServer : public Server {
     DLNEST_ASSIGN_OR_RETURN(s.memory_mb, p.get_int("memory_consumption", kDefaultMemoryMb));
     DLNEST_ASSIGN_OR_RETURN(s.cpu, p.get_bool("CPU"));
     DLNEST_ASSIGN_OR_RETURN(TaskRecord task, manager_->submit_analyze(s));
-    return Json{{"task_ID", task.id}, {"record_path", task.package_dir}};
+    return submitted(task);
   }
 
   Result<Json> run_exp(const RequestParams& p) {

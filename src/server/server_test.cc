@@ -58,8 +58,9 @@ class ServerTest : public ::testing::Test {
     return server.is_ok() ? std::move(server).value() : nullptr;
   }
 
-  void start_default() {
-    server_ = start();
+  /// Starts the server of the test (replacing an earlier one) and a client of it.
+  void serve(ServerOptions options = {}) {
+    server_ = start(options);
     ASSERT_NE(server_, nullptr);
     client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
     client_->set_read_timeout(300, 0);
@@ -79,6 +80,15 @@ class ServerTest : public ::testing::Test {
     if (!res) return Json();
     EXPECT_EQ(res->status, 200) << path << " " << res->body;
     return Json::parse(res->body);
+  }
+
+  /// Queues a training that waits: it asks for more memory than the simulated GPUs have.
+  std::string queue_waiting_task() {
+    const Json queued = post("/run_train", {{"config_path", config()},
+                                            {"freq_path", freq("quick.json")},
+                                            {"memory_consumption", "5000"}});
+    EXPECT_EQ(queued.value("status", ""), "success") << queued;
+    return queued.value("task_ID", "");
   }
 
   static std::string config() { return path::join(project_, "root_config.json"); }
@@ -128,7 +138,7 @@ class ServerTest : public ::testing::Test {
 };
 
 TEST_F(ServerTest, TrainsAProjectToFinishedAndKeepsItInTheHistory) {
-  start_default();
+  ASSERT_NO_FATAL_FAILURE(serve());
   const std::string id = submit("quick.json", {{"description", "first"}});
   ASSERT_EQ(id.rfind("T_", 0), 0u) << id;
   const Json info = wait_state(id, "Finished");
@@ -168,16 +178,9 @@ TEST_F(ServerTest, TrainsAProjectToFinishedAndKeepsItInTheHistory) {
 TEST_F(ServerTest, DeletesPendingAndRunningTasksAndLeavesNoProcess) {
   ServerOptions options;
   options.simulated_gpus = "sim:1000";
-  server_ = start(options);
-  ASSERT_NE(server_, nullptr);
-  client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
-  client_->set_read_timeout(300, 0);
-  // Asks for more memory than the simulated GPU has: it waits.
-  const Json queued = post("/run_train", {{"config_path", config()},
-                                          {"freq_path", freq("quick.json")},
-                                          {"memory_consumption", "5000"}});
-  ASSERT_EQ(queued["status"], "success") << queued;
-  const std::string pending = queued["task_ID"];
+  ASSERT_NO_FATAL_FAILURE(serve(options));
+  const std::string pending = queue_waiting_task();
+  ASSERT_FALSE(pending.empty());
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
   EXPECT_EQ(task(pending)["status"], "Pending");
   EXPECT_EQ(post("/del_task", {{"task_ID", pending}})["status"], "success");
@@ -199,7 +202,7 @@ TEST_F(ServerTest, DeletesPendingAndRunningTasksAndLeavesNoProcess) {
 }
 
 TEST_F(ServerTest, RunsDdpTasksOnCpuRanksAndDeletesEveryRank) {
-  start_default();
+  ASSERT_NO_FATAL_FAILURE(serve());
   const std::string id = submit("quick.json", {{"DDP", "True"}, {"nproc", "2"}});
   const Json info = wait_state(id, "Finished");
   EXPECT_EQ(info["nproc"], 2);
@@ -227,7 +230,7 @@ TEST_F(ServerTest, RunsDdpTasksOnCpuRanksAndDeletesEveryRank) {
 }
 
 TEST_F(ServerTest, FiftySubmitDeleteCyclesOfSingleAndDdpTasksLeaveNoProcess) {
-  start_default();
+  ASSERT_NO_FATAL_FAILURE(serve());
   // One package with a checkpoint, then 50 continues of it, each deleted once it runs.
   const std::string first = submit("long.json");
   const Json info = wait_state(first, "Running");
@@ -266,7 +269,7 @@ TEST_F(ServerTest, FiftySubmitDeleteCyclesOfSingleAndDdpTasksLeaveNoProcess) {
 }
 
 TEST_F(ServerTest, AFailedTaskIsRestartedFromItsLatestCheckpoint) {
-  start_default();
+  ASSERT_NO_FATAL_FAILURE(serve());
   const std::string id = submit("long.json", {{"max_restarts", "1"}});
   const Json info = wait_state(id, "Running");
   wait_checkpoint(info["package_dir"]);
@@ -298,14 +301,12 @@ TEST_F(ServerTest, AFailedTaskIsRestartedFromItsLatestCheckpoint) {
 }
 
 TEST_F(ServerTest, ANewServerAdoptsTheTasksOfTheOldOne) {
-  start_default();
+  ASSERT_NO_FATAL_FAILURE(serve());
   const std::string id = submit("long.json");
   const int pid = wait_state(id, "Running")["pid"];
   server_->stop();  // a server that stops leaves its tasks running
   EXPECT_FALSE(process_group_members(pid).empty());
-  server_ = start();
-  ASSERT_NE(server_, nullptr);
-  client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+  ASSERT_NO_FATAL_FAILURE(serve());
   const Json info = task(id);
   EXPECT_EQ(info["status"], "Running");
   EXPECT_EQ(info["pid"], pid);
@@ -317,7 +318,7 @@ TEST_F(ServerTest, ANewServerAdoptsTheTasksOfTheOldOne) {
 }
 
 TEST_F(ServerTest, ASecondServerOnTheSameStateOrPortIsRefused) {
-  start_default();
+  ASSERT_NO_FATAL_FAILURE(serve());
   ServerOptions same_state;
   same_state.state_dir = state_.file("state");
   same_state.quiet = true;
@@ -364,16 +365,10 @@ TEST_F(ServerTest, ANonLoopbackServerRequiresItsToken) {
 TEST_F(ServerTest, BadRequestsGetClearErrorsAndTheServerStaysUp) {
   ServerOptions options;
   options.simulated_gpus = "sim:1000,1000";
-  server_ = start(options);
-  ASSERT_NE(server_, nullptr);
-  client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
-  client_->set_read_timeout(300, 0);
+  ASSERT_NO_FATAL_FAILURE(serve(options));
   // Something saved before the abuse.
-  const Json queued = post("/run_train", {{"config_path", config()},
-                                          {"freq_path", freq("quick.json")},
-                                          {"memory_consumption", "5000"}});
-  ASSERT_EQ(queued["status"], "success") << queued;
-  const std::string kept = queued["task_ID"];
+  const std::string kept = queue_waiting_task();
+  ASSERT_FALSE(kept.empty());
 
   struct Case {
     const char* method;

@@ -43,6 +43,28 @@ std::optional<int> read_exit_file(const std::string& file) {
 constexpr int kMaxNproc = 1024;
 
 /// `nproc` asks for CPU ranks of a DDP task; 0 leaves the default.
+Status check_memory(int64_t memory_mb) {
+  if (memory_mb == 0 || memory_mb < kDefaultMemoryMb) {
+    return Status::invalid_argument("memory_consumption must be a positive number of MB or -1");
+  }
+  return Status::ok();
+}
+
+/// A training task of `package` with `resources` (type, args, package, devices asked for).
+TaskRecord train_record(const SavePackage& package, const TrainResources& resources) {
+  TaskRecord task;
+  task.type = TaskType::kTrain;
+  task.args = package.args();
+  task.package_dir = package.root();
+  task.memory_mb = resources.memory_mb;
+  task.cpu = resources.cpu;
+  task.multi_gpu = resources.multi_gpu || resources.ddp;
+  task.ddp = resources.ddp;
+  task.nproc = resources.nproc;
+  task.max_restarts = resources.max_restarts;
+  return task;
+}
+
 Status check_nproc(int nproc, bool ddp, bool cpu) {
   if (nproc == 0) return Status::ok();
   if (nproc < 0 || nproc > kMaxNproc) {
@@ -211,13 +233,15 @@ Result<TaskRecord> TaskManager::queue(TaskRecord task, const std::string& what) 
   return queued;
 }
 
+Status TaskManager::check_resources(const TrainResources& resources) {
+  DLNEST_RETURN_IF_ERROR(check_memory(resources.memory_mb));
+  if (resources.max_restarts < 0) return Status::invalid_argument("max_restarts must be >= 0");
+  DLNEST_RETURN_IF_ERROR(check_nproc(resources.nproc, resources.ddp, resources.cpu));
+  return check_gpu_request(resources.cpu);
+}
+
 Result<TaskRecord> TaskManager::submit_train(const TrainSubmit& submit) {
-  if (submit.memory_mb == 0 || submit.memory_mb < kDefaultMemoryMb) {
-    return Status::invalid_argument("memory_consumption must be a positive number of MB or -1");
-  }
-  if (submit.max_restarts < 0) return Status::invalid_argument("max_restarts must be >= 0");
-  DLNEST_RETURN_IF_ERROR(check_nproc(submit.nproc, submit.ddp, submit.cpu));
-  DLNEST_RETURN_IF_ERROR(check_gpu_request(submit.cpu));
+  DLNEST_RETURN_IF_ERROR(check_resources(submit.resources));
   TrainSubmission submission;
   submission.config_path = path::absolute(submit.config_path);
   submission.freq_path = submit.freq_path.empty() ? "" : path::absolute(submit.freq_path);
@@ -231,54 +255,29 @@ Result<TaskRecord> TaskManager::submit_train(const TrainSubmit& submit) {
     DLNEST_ASSIGN_OR_RETURN(package_dir, create_train_package(submission));
   }
   DLNEST_ASSIGN_OR_RETURN(SavePackage package, SavePackage::open(package_dir));
-  TaskRecord task;
-  task.type = TaskType::kTrain;
-  task.args = package.args();
-  task.package_dir = package_dir;
+  TaskRecord task = train_record(package, submit.resources);
   task.description = submit.description;
-  task.memory_mb = submit.memory_mb;
-  task.cpu = submit.cpu;
-  task.multi_gpu = submit.multi_gpu || submit.ddp;
-  task.ddp = submit.ddp;
-  task.nproc = submit.nproc;
-  task.max_restarts = submit.max_restarts;
   return queue(std::move(task), "Run train");
 }
 
 Result<TaskRecord> TaskManager::submit_continue(const ContinueSubmit& submit) {
-  if (submit.memory_mb == 0 || submit.memory_mb < kDefaultMemoryMb) {
-    return Status::invalid_argument("memory_consumption must be a positive number of MB or -1");
-  }
-  if (submit.max_restarts < 0) return Status::invalid_argument("max_restarts must be >= 0");
+  DLNEST_RETURN_IF_ERROR(check_resources(submit.resources));
   if (submit.checkpoint_id < kLatestCheckpoint) {
     return Status::invalid_argument("checkpoint_ID must be a checkpoint id or -1 (the latest)");
   }
-  DLNEST_RETURN_IF_ERROR(check_nproc(submit.nproc, submit.ddp, submit.cpu));
-  DLNEST_RETURN_IF_ERROR(check_gpu_request(submit.cpu));
   const std::string dir = path::absolute(submit.record_path);
   DLNEST_ASSIGN_OR_RETURN(SavePackage package, SavePackage::open(dir));
   DLNEST_RETURN_IF_ERROR(package.checkpoint_path(static_cast<int>(submit.checkpoint_id)).status());
   DLNEST_RETURN_IF_ERROR(check_package_free(package.root()));
-  TaskRecord task;
-  task.type = TaskType::kTrain;
-  task.args = package.args();
-  task.package_dir = package.root();
+  TaskRecord task = train_record(package, submit.resources);
   task.description = submit.description.empty() ? package.description() : submit.description;
-  task.memory_mb = submit.memory_mb;
-  task.cpu = submit.cpu;
-  task.multi_gpu = submit.multi_gpu || submit.ddp;
-  task.ddp = submit.ddp;
-  task.nproc = submit.nproc;
   task.load_ckpt = true;
   task.checkpoint_id = submit.checkpoint_id;
-  task.max_restarts = submit.max_restarts;
   return queue(std::move(task), "Continue train");
 }
 
 Result<TaskRecord> TaskManager::submit_analyze(const AnalyzeSubmit& submit) {
-  if (submit.memory_mb == 0 || submit.memory_mb < kDefaultMemoryMb) {
-    return Status::invalid_argument("memory_consumption must be a positive number of MB or -1");
-  }
+  DLNEST_RETURN_IF_ERROR(check_memory(submit.memory_mb));
   if (submit.checkpoint_id < -2) {
     return Status::invalid_argument(
         "checkpoint_ID must be a checkpoint id, -1 (the latest) or -2 (none)");

@@ -40,19 +40,24 @@ struct TaskManagerOptions {
   TerminateOptions terminate;
 };
 
-/// /run_train.
-struct TrainSubmit {
-  std::string config_path;
-  std::string freq_path;
-  std::string description;
+/// Where and how a training runs: what /run_train and /continue_train share.
+struct TrainResources {
   int64_t memory_mb = kDefaultMemoryMb;
   bool cpu = false;
   bool ddp = false;
   int nproc = 0;  ///< DDP ranks on the CPU; 0: one
   bool multi_gpu = false;
+  int max_restarts = 0;
+};
+
+/// /run_train.
+struct TrainSubmit {
+  std::string config_path;
+  std::string freq_path;
+  std::string description;
   bool no_save = false;
   bool use_description = false;
-  int max_restarts = 0;
+  TrainResources resources;
 };
 
 /// /continue_train.
@@ -60,12 +65,7 @@ struct ContinueSubmit {
   std::string record_path;
   int64_t checkpoint_id = kLatestCheckpoint;
   std::string description;
-  int64_t memory_mb = kDefaultMemoryMb;
-  bool cpu = false;
-  bool ddp = false;
-  int nproc = 0;  ///< DDP ranks on the CPU; 0: one
-  bool multi_gpu = false;
-  int max_restarts = 0;
+  TrainResources resources;
 };
 
 /// /analyze.
@@ -153,6 +153,8 @@ class TaskManager {
   void update_allocations(const DeviceSnapshot& snapshot);
   Status check_package_free(const std::string& package_dir);
   Result<TaskRecord> queue(TaskRecord task, const std::string& what);
+  /// The checks /run_train and /continue_train share, done before any work.
+  Status check_resources(const TrainResources& resources);
   Status check_gpu_request(bool cpu);
   DeviceSnapshot probe_devices();
 
