@@ -13,6 +13,7 @@
 #include <iostream>
 
 #include "dlnest/env.h"
+#include "env/path.h"
 #include "worker/analyze.h"
 #include "worker/script_compiler.h"
 #include "worker/train_command.h"
@@ -27,13 +28,6 @@ constexpr int kTrimThreshold = 1 << 30;
 void tune_allocator() {
   mallopt(M_MMAP_THRESHOLD, kMmapThreshold);
   mallopt(M_TRIM_THRESHOLD, kTrimThreshold);
-}
-
-/// `path` relative to the folder the worker was started in.
-std::string absolute(const std::string& path) {
-  char cwd[4096];
-  if ((!path.empty() && path[0] == '/') || ::getcwd(cwd, sizeof cwd) == nullptr) return path;
-  return cwd + ("/" + path);
 }
 
 /// Leaves the exit code where a supervisor that is not this process's parent can read it.
@@ -72,13 +66,13 @@ int main(int argc, char** argv) {
   analyze->add_option("--exit-file", exit_file, "on exit, write the exit code to this file");
   analyze->add_flag("--foreground", foreground, "accepted for symmetry with train");
   CLI11_PARSE(app, argc, argv);
-  if (!exit_file.empty()) exit_file = absolute(exit_file);
+  if (!exit_file.empty()) exit_file = dlnest::path::absolute(exit_file);
   int code = 0;
   if (analyze->parsed()) {
-    analysis.package_dir = absolute(analysis.package_dir);
-    if (!analysis.script.empty()) analysis.script = absolute(analysis.script);
+    analysis.package_dir = dlnest::path::absolute(analysis.package_dir);
+    if (!analysis.script.empty()) analysis.script = dlnest::path::absolute(analysis.script);
     if (analysis.scripts_dir.empty()) analysis.scripts_dir = analysis.package_dir + "/AnalyzeScripts";
-    analysis.scripts_dir = absolute(analysis.scripts_dir);
+    analysis.scripts_dir = dlnest::path::absolute(analysis.scripts_dir);
     if (analysis.script.empty() && analysis.socket.empty()) {
       std::cerr << "dlnest-worker analyze: give --script FILE or --socket PATH\n";
       code = 2;
@@ -86,7 +80,7 @@ int main(int argc, char** argv) {
       code = dlnest::run_analyzer(analysis);
     }
   } else {
-    training.request.package_dir = absolute(training.request.package_dir);
+    training.request.package_dir = dlnest::path::absolute(training.request.package_dir);
     code = dlnest::run_train_command(training);  // its output is flushed when it returns
   }
   if (!exit_file.empty()) write_exit_file(exit_file, code);
