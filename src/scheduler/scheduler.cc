@@ -116,7 +116,7 @@ std::vector<Placement> Planner::run() {
   std::vector<Placement> placements;
   for (const PendingTask& task : snapshot_.pending) {
     if (task.wants_cpu) {
-      placements.push_back(Placement{task.id, {kCpuDevice}, {0}});
+      placements.push_back(Placement{task.id, {kCpuPlacement}, {0}});
       continue;
     }
     const int64_t estimate = estimate_of(task);

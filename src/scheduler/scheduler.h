@@ -11,9 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "devices/device_probe.h"  // kCpuDevice
-
 namespace dlnest {
+
+/// The CPU in a placement's device list (the number the device probe gives it too).
+inline constexpr int kCpuPlacement = -1;
 
 /// A task's memory estimate that asks for the default: 90% of GPU 0's total memory.
 inline constexpr int64_t kDefaultEstimate = -1;
@@ -29,7 +30,7 @@ struct GpuState {
 /// A task that was started by a Placement and has not ended yet.
 struct RunningTask {
   std::string id;
-  std::vector<int> devices;          ///< GPU ids, or {kCpuDevice}
+  std::vector<int> devices;          ///< GPU ids, or {kCpuPlacement}
   std::vector<int64_t> reserved_mb;  ///< per entry of `devices`: the part of the estimate put there
   /// The task's memory now shows in the measured free memory of its GPUs. Until then (or until
   /// `SchedulerSettings::allocation_timeout_s` has passed since the start) its estimate is
@@ -73,7 +74,7 @@ struct SchedulerSnapshot {
 /// A decision to start one pending task now.
 struct Placement {
   std::string task_id;
-  /// GPU ids, or {kCpuDevice}. A multi-card task gets the GPU with most free memory first; for
+  /// GPU ids, or {kCpuPlacement}. A multi-card task gets the GPU with most free memory first; for
   /// DDP this is the rank order.
   std::vector<int> devices;
   std::vector<int64_t> reserved_mb;  ///< per entry of `devices`: the estimate reserved there

@@ -275,7 +275,7 @@ void Simulation::check_placement(const Placement& p) const {
   ASSERT_EQ(p.devices.size(), p.reserved_mb.size());
   ASSERT_FALSE(p.devices.empty());
   if (pending->wants_cpu) {
-    EXPECT_EQ(p.devices, std::vector<int>{kCpuDevice});
+    EXPECT_EQ(p.devices, std::vector<int>{kCpuPlacement});
     return;
   }
   const SimTask& task = tasks_.at(p.task_id);

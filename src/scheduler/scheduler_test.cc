@@ -263,7 +263,7 @@ TEST_F(SchedulerTest, MultiCardRunningTaskReservesItsShareOnEachGpu) {
 
 TEST_F(SchedulerTest, CpuRunningTaskReservesNothing) {
   add_gpu(0, 10000);
-  add_running("r", {kCpuDevice}, {0}, /*allocated=*/false);
+  add_running("r", {kCpuPlacement}, {0}, /*allocated=*/false);
   submit("a", 9000);
   EXPECT_EQ(plan(), "a:0");
 }
@@ -329,7 +329,7 @@ TEST_F(SchedulerTest, MaxTaskPerDeviceCountsPlacementsOfTheSamePlan) {
 
 TEST_F(SchedulerTest, MaxTaskPerDeviceDoesNotLimitCpuTasks) {
   snap_.settings.max_task_per_device = 1;
-  add_running("r", {kCpuDevice}, {0}, false);
+  add_running("r", {kCpuPlacement}, {0}, false);
   for (const char* id : {"a", "b", "c"}) submit_cpu(id);
   EXPECT_EQ(plan(), "a:cpu b:cpu c:cpu");
 }
@@ -337,7 +337,7 @@ TEST_F(SchedulerTest, MaxTaskPerDeviceDoesNotLimitCpuTasks) {
 TEST_F(SchedulerTest, CpuRunningTasksDoNotCountAgainstGpus) {
   add_gpu(0, 10000);
   snap_.settings.max_task_per_device = 1;
-  add_running("r", {kCpuDevice}, {0}, false);
+  add_running("r", {kCpuPlacement}, {0}, false);
   submit("a", 100);
   EXPECT_EQ(plan(), "a:0");
 }
@@ -430,7 +430,7 @@ TEST_F(SchedulerTest, EmptyAllowedListStartsNoGpuTask) {
 
 TEST_F(SchedulerTest, AllowedIdsWithoutAGpuAreIgnored) {
   add_gpu(0, 10000);
-  snap_.settings.allowed_devices = std::vector<int>{kCpuDevice, 0, 9};
+  snap_.settings.allowed_devices = std::vector<int>{kCpuPlacement, 0, 9};
   submit("a", 100);
   EXPECT_EQ(plan(), "a:0");
 }

@@ -20,7 +20,7 @@ inline std::string describe(const std::vector<Placement>& placements) {
     text += p.task_id + ':';
     for (size_t i = 0; i < p.devices.size(); ++i) {
       if (i > 0) text += '+';
-      text += p.devices[i] == kCpuDevice ? "cpu" : std::to_string(p.devices[i]);
+      text += p.devices[i] == kCpuPlacement ? "cpu" : std::to_string(p.devices[i]);
     }
   }
   return text;
@@ -88,7 +88,7 @@ class SchedulerTest : public ::testing::Test {
   void allocate(const std::string& id) {
     RunningTask& task = running(id);
     for (size_t i = 0; i < task.devices.size(); ++i) {
-      if (task.devices[i] != kCpuDevice) gpu(task.devices[i]).free_mb -= task.reserved_mb[i];
+      if (task.devices[i] != kCpuPlacement) gpu(task.devices[i]).free_mb -= task.reserved_mb[i];
     }
     task.allocated = true;
   }
@@ -97,7 +97,7 @@ class SchedulerTest : public ::testing::Test {
   void finish(const std::string& id) {
     RunningTask& task = running(id);
     for (size_t i = 0; i < task.devices.size(); ++i) {
-      if (task.devices[i] != kCpuDevice && task.allocated) {
+      if (task.devices[i] != kCpuPlacement && task.allocated) {
         gpu(task.devices[i]).free_mb += task.reserved_mb[i];
       }
     }

@@ -13,12 +13,33 @@ namespace dlnest {
 namespace {
 
 // Every column of `tasks` but `seq`, in the order task_bind() binds them (?1 = id).
-constexpr const char* kColumns[] = {
-    "id",          "type",         "state",         "args",    "package_dir",
-    "script_path", "description",  "memory_mb",     "cpu",     "multi_gpu",
-    "ddp",         "load_ckpt",    "checkpoint_id", "devices", "submit_time",
-    "start_time",  "end_time",     "exit_code",     "pid",     "pid_start_ticks",
-    "restarts",    "max_restarts", "error",         "nproc"};
+constexpr const char* kColumns[] = {"id",
+                                    "type",
+                                    "state",
+                                    "args",
+                                    "package_dir",
+                                    "script_path",
+                                    "description",
+                                    "memory_mb",
+                                    "cpu",
+                                    "multi_gpu",
+                                    "ddp",
+                                    "load_ckpt",
+                                    "checkpoint_id",
+                                    "devices",
+                                    "submit_time",
+                                    "start_time",
+                                    "end_time",
+                                    "exit_code",
+                                    "pid",
+                                    "pid_start_ticks",
+                                    "restarts",
+                                    "max_restarts",
+                                    "error",
+                                    "nproc",
+                                    "project_dir",
+                                    "needs_build",
+                                    "delete_requested"};
 constexpr int kColumnCount = static_cast<int>(sizeof(kColumns) / sizeof(kColumns[0]));
 
 constexpr int kBusyTimeoutMs = 10000;
@@ -63,7 +84,14 @@ Status migrate_to_v1(SqliteDb& db) {
 Status migrate_to_v2(SqliteDb& db) {
   return db.exec("ALTER TABLE tasks ADD COLUMN nproc INTEGER NOT NULL DEFAULT 0");
 }
-constexpr Migration kMigrations[] = {&migrate_to_v1, &migrate_to_v2};
+// Version 3: the build stage (project folder, plugin still to build) and durable deletes.
+Status migrate_to_v3(SqliteDb& db) {
+  return db.exec(
+      "ALTER TABLE tasks ADD COLUMN project_dir TEXT NOT NULL DEFAULT '';"
+      "ALTER TABLE tasks ADD COLUMN needs_build INTEGER NOT NULL DEFAULT 0;"
+      "ALTER TABLE tasks ADD COLUMN delete_requested INTEGER NOT NULL DEFAULT 0;");
+}
+constexpr Migration kMigrations[] = {&migrate_to_v1, &migrate_to_v2, &migrate_to_v3};
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kStateSchemaVersion,
               "one migration per schema version");
 
@@ -103,7 +131,8 @@ void task_bind(SqliteStatement& stmt, const TaskRecord& t) {
   }
   stmt.bind(19, int64_t{t.pid}).bind(20, static_cast<int64_t>(t.pid_start_ticks));
   stmt.bind(21, int64_t{t.restarts}).bind(22, int64_t{t.max_restarts}).bind(23, t.error);
-  stmt.bind(24, int64_t{t.nproc});
+  stmt.bind(24, int64_t{t.nproc}).bind(25, t.project_dir).bind(26, int64_t{t.needs_build});
+  stmt.bind(27, int64_t{t.delete_requested});
 }
 
 // The record in the current row of a `SELECT <column_list()>`.
@@ -143,6 +172,9 @@ Result<TaskRecord> task_from_row(const SqliteStatement& row) {
   t.max_restarts = static_cast<int>(row.column_int64(21));
   t.error = row.column_text(22);
   t.nproc = static_cast<int>(row.column_int64(23));
+  t.project_dir = row.column_text(24);
+  t.needs_build = row.column_int64(25) != 0;
+  t.delete_requested = row.column_int64(26) != 0;
   return t;
 }
 
@@ -191,13 +223,6 @@ Status configure(SqliteDb& db) {
 }
 
 }  // namespace
-
-std::string default_state_dir() {
-  const char* xdg = ::getenv("XDG_STATE_HOME");
-  if (xdg != nullptr && xdg[0] == '/') return std::string(xdg) + "/dlnest";
-  const char* home = ::getenv("HOME");
-  return std::string(home != nullptr ? home : ".") + "/.local/state/dlnest";
-}
 
 Result<StateStore> StateStore::open(const std::string& state_dir, Clock clock) {
   DLNEST_RETURN_IF_ERROR(create_private_dirs(state_dir));
@@ -275,9 +300,21 @@ Status StateStore::update_state(const std::string& id, TaskState to) {
 
 Status StateStore::mark_running(const std::string& id, int pid, uint64_t pid_start_ticks,
                                 const std::vector<int>& devices) {
+  return mark_started(id, TaskState::kRunning, pid, pid_start_ticks, devices);
+}
+
+Status StateStore::mark_building(const std::string& id, int pid, uint64_t pid_start_ticks) {
+  return mark_started(id, TaskState::kBuilding, pid, pid_start_ticks, {});
+}
+
+Status StateStore::mark_started(const std::string& id, TaskState to, int pid,
+                                uint64_t pid_start_ticks, const std::vector<int>& devices) {
   return modify(id, [&](TaskRecord& task) {
-    DLNEST_RETURN_IF_ERROR(check_transition(task, TaskState::kRunning));
-    task.state = TaskState::kRunning;
+    DLNEST_RETURN_IF_ERROR(check_transition(task, to));
+    if (task.delete_requested) {
+      return Status::failed_precondition("task " + id + " is being deleted");
+    }
+    task.state = to;
     task.pid = pid;
     task.pid_start_ticks = pid_start_ticks;
     task.devices = devices;
@@ -321,14 +358,54 @@ Status StateStore::bump_restarts(const std::string& id) {
   });
 }
 
+Status StateStore::requeue(const std::string& id, bool built) {
+  return modify(id, [&](TaskRecord& task) {
+    if (task.state != TaskState::kBuilding && task.state != TaskState::kRunning) {
+      return Status::failed_precondition("task " + id + " is " + task_state_name(task.state) +
+                                         ", not building or running");
+    }
+    task.state = TaskState::kPending;
+    if (built) task.needs_build = false;
+    task.pid = 0;
+    task.pid_start_ticks = 0;
+    task.devices.clear();
+    task.start_time = 0;
+    return Status::ok();
+  });
+}
+
+Result<TaskState> StateStore::request_delete(const std::string& id) {
+  TaskState was = TaskState::kPending;
+  Status s = modify(id, [&](TaskRecord& task) {
+    was = task.state;
+    switch (task.state) {
+      case TaskState::kPending:
+        task.state = TaskState::kKilled;
+        task.error = "deleted while pending";
+        task.end_time = clock_();
+        return Status::ok();
+      case TaskState::kBuilding:
+      case TaskState::kRunning:
+        task.delete_requested = true;
+        return Status::ok();
+      default:
+        return Status::failed_precondition("task " + id + " has already ended (" +
+                                           task_state_name(task.state) + ")");
+    }
+  });
+  if (!s.is_ok()) return s;
+  return was;
+}
+
 Status StateStore::remove(const std::string& id) {
   std::lock_guard<std::mutex> lock(mu_);
   Result<SqliteTransaction> txn = SqliteTransaction::begin(db_);
   if (!txn.is_ok()) return txn.status();
   Result<TaskRecord> task = get_locked(id);
   if (!task.is_ok()) return task.status();
-  if (task->state == TaskState::kRunning) {
-    return Status::failed_precondition("task " + id + " is running; end it before deleting it");
+  if (task->state == TaskState::kRunning || task->state == TaskState::kBuilding) {
+    return Status::failed_precondition("task " + id + " is " + task_state_name(task->state) +
+                                       "; end it before deleting it");
   }
   Result<SqliteStatement> stmt = db_.prepare("DELETE FROM tasks WHERE id = ?1");
   if (!stmt.is_ok()) return stmt.status();
@@ -341,31 +418,6 @@ Result<int64_t> StateStore::clear_finished() {
   DLNEST_RETURN_IF_ERROR(
       db_.exec("DELETE FROM tasks WHERE state IN ('Finished', 'Failed', 'Killed')"));
   return db_.changes();
-}
-
-Result<RecoveryReport> StateStore::recover(const ProcessProbe& probe) {
-  std::lock_guard<std::mutex> lock(mu_);
-  Result<SqliteTransaction> txn = SqliteTransaction::begin(db_);
-  if (!txn.is_ok()) return txn.status();
-  Result<std::vector<TaskRecord>> running = query_locked("WHERE state = ?1", "Running");
-  if (!running.is_ok()) return running.status();
-  RecoveryReport report;
-  for (TaskRecord& task : *running) {
-    const std::optional<uint64_t> start_ticks = probe(task.pid);
-    if (start_ticks && *start_ticks == task.pid_start_ticks) {
-      report.adopted.push_back(task.id);
-      continue;
-    }
-    task.state = TaskState::kFailed;
-    task.end_time = clock_();
-    task.error = "the server restarted and process " + std::to_string(task.pid) +
-                 (start_ticks ? " now belongs to another program" : " was gone");
-    DLNEST_RETURN_IF_ERROR(write_locked(task));
-    report.failed.push_back(task.id);
-    if (task.restarts < task.max_restarts) report.to_restart.push_back(task.id);
-  }
-  DLNEST_RETURN_IF_ERROR(txn->commit());
-  return report;
 }
 
 Status StateStore::modify(const std::string& id, const std::function<Status(TaskRecord&)>& change) {

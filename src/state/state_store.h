@@ -11,30 +11,16 @@
 #include <vector>
 
 #include "dlnest/status.h"
+#include "env/state_dir.h"
 #include "state/sqlite_db.h"
 #include "state/task_record.h"
 
 namespace dlnest {
 
 /// The schema version this build writes; open() migrates older databases up to it.
-inline constexpr int kStateSchemaVersion = 2;
+inline constexpr int kStateSchemaVersion = 3;
 /// The database file's name inside the state directory.
 inline constexpr const char* kStateDbName = "state.db";
-
-/// `$XDG_STATE_HOME/dlnest`, else `$HOME/.local/state/dlnest`: the default `--state-dir`.
-std::string default_state_dir();
-
-/// The start time (see TaskRecord::pid_start_ticks) of live process `pid`, or nullopt when it is
-/// gone. process_start_ticks() in state/process_probe.h is the real one.
-using ProcessProbe = std::function<std::optional<uint64_t>(int pid)>;
-
-/// What recover() decided for the tasks that were Running when the server stopped.
-struct RecoveryReport {
-  std::vector<std::string> adopted;  ///< still running, same process: watch them again
-  std::vector<std::string> failed;   ///< process gone or pid reused: now Failed
-  /// The failed tasks that allow another restart (restarts < max_restarts), in submission order.
-  std::vector<std::string> to_restart;
-};
 
 /// The persistent task table. Safe to share between threads; several stores (or processes) may
 /// open the same directory, each change being one SQLite transaction.
@@ -70,8 +56,20 @@ class StateStore {
   /// transition (see is_legal_transition).
   Status update_state(const std::string& id, TaskState to);
   /// Pending -> Running: records the process, its start ticks, the devices and the start time.
+  /// FailedPrecondition when a delete was requested.
   Status mark_running(const std::string& id, int pid, uint64_t pid_start_ticks,
                       const std::vector<int>& devices);
+  /// Pending -> Building: records the build process and its start ticks, like mark_running.
+  Status mark_building(const std::string& id, int pid, uint64_t pid_start_ticks);
+  /// Building or Running -> Pending: the build succeeded (`built`: the plugin is no longer to be
+  /// built) or the process never started (a crash of the server that spawned it). Forgets the
+  /// process, devices and start time; does not count as a restart.
+  Status requeue(const std::string& id, bool built);
+  /// Deletes task `id` in one transaction and returns the state it was in: a Pending task
+  /// becomes Killed; a Building or Running one is marked delete_requested, so that the delete
+  /// survives a crash (it ends Killed and is never restarted) while its processes are ended.
+  /// FailedPrecondition for a task that has already ended.
+  Result<TaskState> request_delete(const std::string& id);
   /// Running or Pending -> `state` (Finished, Failed or Killed): records the exit code (nullopt
   /// when there is none, e.g. killed before it started), the error text and the end time.
   Status mark_ended(const std::string& id, TaskState state, std::optional<int> exit_code,
@@ -85,16 +83,14 @@ class StateStore {
   /// Deletes every Finished, Failed and Killed task; returns how many.
   Result<int64_t> clear_finished();
 
-  /// After a server restart: every Running task whose process `probe` still reports with the
-  /// recorded start ticks is adopted; the others become Failed. Pending tasks stay queued.
-  Result<RecoveryReport> recover(const ProcessProbe& probe);
-
  private:
   StateStore(SqliteDb db, Clock clock) : db_(std::move(db)), clock_(std::move(clock)) {}
 
   // Applies `change` to task `id` in one transaction and writes the result back.
   Status modify(const std::string& id, const std::function<Status(TaskRecord&)>& change);
   Status check_transition(const TaskRecord& task, TaskState to) const;
+  Status mark_started(const std::string& id, TaskState to, int pid, uint64_t pid_start_ticks,
+                      const std::vector<int>& devices);
   // The *_locked helpers run with mu_ held (and, where they write, inside a transaction).
   Result<TaskRecord> get_locked(const std::string& id);
   // `where` may use the parameter ?1, bound to `arg`.

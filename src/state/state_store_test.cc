@@ -98,7 +98,8 @@ TEST_F(StateStoreTest, MigratesAVersion1Database) {
         start_time, end_time, exit_code, pid, pid_start_ticks, restarts, max_restarts, error)
       VALUES ('T_1', 'Train', 'Pending', '{}', '/p', '', '', -1, 1, 1, 1, 0, -1, '[]', 5, 0, 0,
         NULL, 0, 0, 0, 0, '');
-    )sql").is_ok());
+    )sql")
+                    .is_ok());
   }
   Result<StateStore> store = StateStore::open(dir_.path());
   ASSERT_TRUE(store.is_ok()) << store.status().to_string();
@@ -106,6 +107,9 @@ TEST_F(StateStoreTest, MigratesAVersion1Database) {
   ASSERT_TRUE(task.is_ok()) << task.status().to_string();
   EXPECT_TRUE(task->ddp);
   EXPECT_EQ(task->nproc, 0);
+  EXPECT_EQ(task->project_dir, "");  // version 3's columns
+  EXPECT_FALSE(task->needs_build);
+  EXPECT_FALSE(task->delete_requested);
   ASSERT_TRUE(store->add(pending_task("T_2")).is_ok());
   Result<SqliteDb> raw = SqliteDb::open(dir_.file("state.db"));
   Result<SqliteStatement> version = raw->prepare("SELECT version FROM schema_version");
@@ -130,6 +134,8 @@ TEST_F(StateStoreTest, RoundTripsEveryField) {
   task.checkpoint_id = 7;
   task.restarts = 1;
   task.max_restarts = 3;
+  task.project_dir = "/p";
+  task.needs_build = true;
   ASSERT_TRUE(store.add(task).is_ok());
   EXPECT_EQ(*store.get(task.id), task);
 
@@ -217,6 +223,46 @@ TEST_F(StateStoreTest, IllegalTransitionsNameBothStates) {
   EXPECT_EQ(store.get("T_1")->state, TaskState::kFinished);  // nothing changed
 }
 
+TEST_F(StateStoreTest, TheBuildStageGoesBuildingThenPendingThenRunning) {
+  StateStore store = open_store();
+  TaskRecord task = pending_task("T_1");
+  task.needs_build = true;
+  task.project_dir = "/p";
+  ASSERT_TRUE(store.add(task).is_ok());
+  ASSERT_TRUE(store.mark_building("T_1", 11, 12).is_ok());
+  EXPECT_EQ(store.get("T_1")->state, TaskState::kBuilding);
+  EXPECT_EQ(store.get("T_1")->pid, 11);
+  ASSERT_TRUE(store.requeue("T_1", /*built=*/true).is_ok());
+  Result<TaskRecord> built = store.get("T_1");
+  EXPECT_EQ(built->state, TaskState::kPending);
+  EXPECT_FALSE(built->needs_build);
+  EXPECT_EQ(built->pid, 0);
+  EXPECT_EQ(built->restarts, 0);
+  ASSERT_TRUE(store.mark_running("T_1", 13, 14, {-1}).is_ok());
+  // A worker that never started: back to the queue, not a restart.
+  ASSERT_TRUE(store.requeue("T_1", /*built=*/false).is_ok());
+  EXPECT_EQ(store.get("T_1")->state, TaskState::kPending);
+  EXPECT_EQ(store.get("T_1")->devices, std::vector<int>{});
+  EXPECT_EQ(store.requeue("T_1", false).message(), "task T_1 is Pending, not building or running");
+}
+
+TEST_F(StateStoreTest, ADeleteIsRecordedBeforeTheTaskEnds) {
+  StateStore store = open_store();
+  ASSERT_TRUE(store.add(pending_task("T_1")).is_ok());
+  ASSERT_TRUE(store.add(pending_task("T_2")).is_ok());
+  EXPECT_EQ(*store.request_delete("T_1"), TaskState::kPending);
+  EXPECT_EQ(store.get("T_1")->state, TaskState::kKilled);
+  EXPECT_EQ(store.get("T_1")->error, "deleted while pending");
+  ASSERT_TRUE(store.mark_running("T_2", 5, 6, {-1}).is_ok());
+  EXPECT_EQ(*store.request_delete("T_2"), TaskState::kRunning);
+  EXPECT_EQ(store.get("T_2")->state, TaskState::kRunning);
+  EXPECT_TRUE(store.get("T_2")->delete_requested);
+  EXPECT_EQ(store.request_delete("T_1").status().message(), "task T_1 has already ended (Killed)");
+  EXPECT_EQ(store.request_delete("T_9").status().code(), Status::Code::kNotFound);
+  // A killed task cannot be started afterwards: the dispatcher gives such a start up.
+  EXPECT_EQ(store.mark_running("T_1", 7, 8, {-1}).code(), Status::Code::kFailedPrecondition);
+}
+
 TEST_F(StateStoreTest, KilledBeforeStartingHasNoExitCode) {
   StateStore store = open_store();
   ASSERT_TRUE(store.add(pending_task("T_1")).is_ok());
@@ -296,7 +342,7 @@ TEST_F(StateStoreTest, RemoveAndClearFinishedKeepLiveTasks) {
   ASSERT_TRUE(store.mark_running("T_3", 1, 1, {0}).is_ok());
   ASSERT_TRUE(store.mark_ended("T_3", TaskState::kFinished, 0).is_ok());
   ASSERT_TRUE(store.mark_ended("T_4", TaskState::kKilled, std::nullopt).is_ok());
-  EXPECT_EQ(store.remove("T_2").message(), "task T_2 is running; end it before deleting it");
+  EXPECT_EQ(store.remove("T_2").message(), "task T_2 is Running; end it before deleting it");
   ASSERT_TRUE(store.remove("T_5").is_ok());
   EXPECT_EQ(store.get("T_5").status().code(), Status::Code::kNotFound);
   EXPECT_EQ(*store.clear_finished(), 2);

@@ -13,9 +13,9 @@ constexpr std::pair<TaskType, const char*> kTypeNames[] = {
 };
 
 constexpr std::pair<TaskState, const char*> kStateNames[] = {
-    {TaskState::kPending, "Pending"},   {TaskState::kRunning, "Running"},
-    {TaskState::kFinished, "Finished"}, {TaskState::kFailed, "Failed"},
-    {TaskState::kKilled, "Killed"},
+    {TaskState::kPending, "Pending"}, {TaskState::kBuilding, "Building"},
+    {TaskState::kRunning, "Running"}, {TaskState::kFinished, "Finished"},
+    {TaskState::kFailed, "Failed"},   {TaskState::kKilled, "Killed"},
 };
 
 // Reads `json[key]` into `out`; InvalidArgument naming the key when it is missing or mistyped.
@@ -45,6 +45,12 @@ Status read_new_fields(const Json& json, TaskRecord& task) {
   DLNEST_RETURN_IF_ERROR(read_field(json, "restarts", task.restarts));
   DLNEST_RETURN_IF_ERROR(read_field(json, "max_restarts", task.max_restarts));
   DLNEST_RETURN_IF_ERROR(read_field(json, "error", task.error));
+  // Written since schema version 3; absent from the records of older servers.
+  if (json.contains("project_dir")) {
+    DLNEST_RETURN_IF_ERROR(read_field(json, "project_dir", task.project_dir));
+    DLNEST_RETURN_IF_ERROR(read_field(json, "needs_build", task.needs_build));
+    DLNEST_RETURN_IF_ERROR(read_field(json, "delete_requested", task.delete_requested));
+  }
   auto exit_code = json.find("exit_code");
   if (exit_code == json.end()) return Status::invalid_argument("task field 'exit_code' is missing");
   if (!exit_code->is_null()) {
@@ -82,16 +88,21 @@ Result<TaskState> parse_task_state(const std::string& name) {
   for (const auto& [value, text] : kStateNames) {
     if (name == text) return value;
   }
-  return Status::invalid_argument("unknown task state '" + name +
-                                  "' (expected Pending, Running, Finished, Failed or Killed)");
+  return Status::invalid_argument(
+      "unknown task state '" + name +
+      "' (expected Pending, Building, Running, Finished, Failed or Killed)");
 }
 
 bool is_legal_transition(TaskState from, TaskState to) {
   switch (from) {
     case TaskState::kPending:
-      return to == TaskState::kRunning || to == TaskState::kFailed || to == TaskState::kKilled;
+      return to == TaskState::kBuilding || to == TaskState::kRunning || to == TaskState::kFailed ||
+             to == TaskState::kKilled;
+    case TaskState::kBuilding:
+      return to == TaskState::kPending || to == TaskState::kFailed || to == TaskState::kKilled;
     case TaskState::kRunning:
-      return to == TaskState::kFinished || to == TaskState::kFailed || to == TaskState::kKilled;
+      return to == TaskState::kFinished || to == TaskState::kFailed || to == TaskState::kKilled ||
+             to == TaskState::kPending;
     case TaskState::kFailed:
       return to == TaskState::kPending;
     case TaskState::kFinished:
@@ -117,7 +128,8 @@ bool TaskRecord::operator==(const TaskRecord& o) const {
          checkpoint_id == o.checkpoint_id && devices == o.devices && submit_time == o.submit_time &&
          start_time == o.start_time && end_time == o.end_time && exit_code == o.exit_code &&
          pid == o.pid && pid_start_ticks == o.pid_start_ticks && restarts == o.restarts &&
-         max_restarts == o.max_restarts && error == o.error;
+         max_restarts == o.max_restarts && error == o.error && project_dir == o.project_dir &&
+         needs_build == o.needs_build && delete_requested == o.delete_requested;
 }
 
 Json task_to_json(const TaskRecord& task) {
@@ -148,6 +160,9 @@ Json task_to_json(const TaskRecord& task) {
   json["restarts"] = task.restarts;
   json["max_restarts"] = task.max_restarts;
   json["error"] = task.error;
+  json["project_dir"] = task.project_dir;
+  json["needs_build"] = task.needs_build;
+  json["delete_requested"] = task.delete_requested;
   return json;
 }
 

@@ -19,21 +19,24 @@ namespace dlnest {
 /// What a task runs: a training ("T_..." ids) or an analysis script ("A_..." ids).
 enum class TaskType { kTrain, kAnalyze };
 
-/// Where a task is in its life. Finished and Killed are terminal; Failed may go back to Pending
-/// when the task is restarted.
-enum class TaskState { kPending, kRunning, kFinished, kFailed, kKilled };
+/// Where a task is in its life. A new training is Pending, then Building (its plugin is built from
+/// the package's sources), Pending again until devices are free, then Running. Finished and Killed
+/// are terminal; Failed may go back to Pending when the task is restarted.
+enum class TaskState { kPending, kBuilding, kRunning, kFinished, kFailed, kKilled };
 
 /// "Train" / "Analyze", as the original names them.
 const char* task_type_name(TaskType type);
-/// "Pending", "Running", "Finished", "Failed" or "Killed".
+/// "Pending", "Building", "Running", "Finished", "Failed" or "Killed".
 const char* task_state_name(TaskState state);
 /// The type named `name`, or InvalidArgument naming it.
 Result<TaskType> parse_task_type(const std::string& name);
 /// The state named `name`, or InvalidArgument naming it.
 Result<TaskState> parse_task_state(const std::string& name);
 
-/// Whether a task may move from `from` to `to`: Pending -> Running/Failed/Killed,
-/// Running -> Finished/Failed/Killed, Failed -> Pending (a restart). Nothing else.
+/// Whether a task may move from `from` to `to`: Pending -> Building/Running/Failed/Killed,
+/// Building -> Pending (built, or its build never started)/Failed/Killed,
+/// Running -> Finished/Failed/Killed/Pending (its worker never started), Failed -> Pending (a
+/// restart). Nothing else.
 bool is_legal_transition(TaskState from, TaskState to);
 
 /// An id in the original's look, "T_7235.2695_7": the prefix of `type`, the wall-clock seconds
@@ -73,6 +76,13 @@ struct TaskRecord {
   int restarts = 0;      ///< how many times it was restarted after a failure
   int max_restarts = 0;  ///< how many restarts it allows; 0: none
   std::string error;     ///< why it failed or was killed, for the user
+  /// The project folder a new training was submitted from: where its build cache lives. Empty
+  /// for continues and analyses.
+  std::string project_dir;
+  bool needs_build = false;  ///< its plugin is still to be built (the Building stage)
+  /// A delete was answered with success: whatever happens next (a crash included), the task
+  /// ends Killed and is never restarted.
+  bool delete_requested = false;
 
   bool operator==(const TaskRecord& other) const;
   bool operator!=(const TaskRecord& other) const { return !(*this == other); }

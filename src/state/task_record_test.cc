@@ -5,8 +5,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "state/process_probe.h"
-
 namespace dlnest {
 namespace {
 
@@ -40,13 +38,14 @@ TaskRecord full_record() {
 }
 
 TEST(TaskRecordTest, NamesRoundTripAndUnknownNamesAreErrors) {
-  for (TaskState s : {TaskState::kPending, TaskState::kRunning, TaskState::kFinished,
-                      TaskState::kFailed, TaskState::kKilled}) {
+  for (TaskState s : {TaskState::kPending, TaskState::kBuilding, TaskState::kRunning,
+                      TaskState::kFinished, TaskState::kFailed, TaskState::kKilled}) {
     EXPECT_EQ(*parse_task_state(task_state_name(s)), s);
   }
   EXPECT_EQ(*parse_task_type("Analyze"), TaskType::kAnalyze);
   EXPECT_EQ(parse_task_state("Done").status().message(),
-            "unknown task state 'Done' (expected Pending, Running, Finished, Failed or Killed)");
+            "unknown task state 'Done' (expected Pending, Building, Running, Finished, Failed or "
+            "Killed)");
   EXPECT_EQ(parse_task_type("Eval").status().code(), Status::Code::kInvalidArgument);
 }
 
@@ -58,8 +57,16 @@ TEST(TaskRecordTest, LegalTransitions) {
   EXPECT_TRUE(is_legal_transition(TaskState::kFailed, TaskState::kPending));
   EXPECT_FALSE(is_legal_transition(TaskState::kPending, TaskState::kFinished));
   EXPECT_FALSE(is_legal_transition(TaskState::kRunning, TaskState::kRunning));
-  EXPECT_FALSE(is_legal_transition(TaskState::kRunning, TaskState::kPending));
-  for (TaskState to : {TaskState::kPending, TaskState::kRunning, TaskState::kFailed}) {
+  // The build stage, and a requeue of a process that never started.
+  EXPECT_TRUE(is_legal_transition(TaskState::kPending, TaskState::kBuilding));
+  EXPECT_TRUE(is_legal_transition(TaskState::kBuilding, TaskState::kPending));
+  EXPECT_TRUE(is_legal_transition(TaskState::kBuilding, TaskState::kKilled));
+  EXPECT_TRUE(is_legal_transition(TaskState::kRunning, TaskState::kPending));
+  EXPECT_FALSE(is_legal_transition(TaskState::kBuilding, TaskState::kRunning));
+  EXPECT_FALSE(is_legal_transition(TaskState::kBuilding, TaskState::kFinished));
+  EXPECT_FALSE(is_legal_transition(TaskState::kFailed, TaskState::kBuilding));
+  for (TaskState to :
+       {TaskState::kPending, TaskState::kBuilding, TaskState::kRunning, TaskState::kFailed}) {
     EXPECT_FALSE(is_legal_transition(TaskState::kFinished, to));
     EXPECT_FALSE(is_legal_transition(TaskState::kKilled, to));
   }
@@ -105,26 +112,6 @@ TEST(TaskRecordTest, JsonErrorsNameTheField) {
   json = task_to_json(full_record());
   json["pid"] = "many";
   EXPECT_NE(task_from_json(json).status().message().find("'pid'"), std::string::npos);
-}
-
-TEST(ProcessProbeTest, ParsesStartTicksAfterAnAwkwardName) {
-  std::string stat = "42 (a) b (c)) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000";
-  EXPECT_EQ(parse_proc_stat_start_ticks(stat), 987654u);
-  stat = "42 (x) Z 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000";
-  EXPECT_EQ(parse_proc_stat_start_ticks(stat), std::nullopt);
-  EXPECT_EQ(parse_proc_stat_start_ticks("42 (x) S 1 2"), std::nullopt);
-  EXPECT_EQ(parse_proc_stat_start_ticks("garbage"), std::nullopt);
-}
-
-TEST(ProcessProbeTest, SeesLiveProcessesAndNotReapedOnes) {
-  EXPECT_TRUE(process_start_ticks(::getpid()).has_value());
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) ::_exit(0);
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  EXPECT_EQ(process_start_ticks(child), std::nullopt);
-  EXPECT_EQ(process_start_ticks(0), std::nullopt);
 }
 
 }  // namespace
