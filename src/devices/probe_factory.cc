@@ -8,6 +8,7 @@
 
 #include "devices/nvml_probe.h"
 #include "devices/simulated_probe.h"
+#include "devices/simulated_runner.h"
 
 namespace dlnest {
 
@@ -66,18 +67,43 @@ Result<std::vector<std::int64_t>> parse_simulated_gpus(const std::string& spec) 
   return totals;
 }
 
-Result<std::unique_ptr<DeviceProbe>> make_probe(const ProbeSelection& selection) {
+namespace {
+
+/// Whether the selection asks for simulated GPUs.
+bool wants_simulated(const ProbeSelection& selection) {
+  return !selection.flag_spec.empty() || !selection.env_spec.empty();
+}
+
+/// The simulated GPUs the selection asks for (the flag wins over the environment).
+Result<std::unique_ptr<SimulatedProbe>> make_simulated(const ProbeSelection& selection) {
   const bool from_flag = !selection.flag_spec.empty();
-  if (!from_flag && selection.env_spec.empty()) {
-    return std::unique_ptr<DeviceProbe>(std::make_unique<NvmlProbe>(selection.nvml_library));
-  }
   const std::string& spec = from_flag ? selection.flag_spec : selection.env_spec;
   Result<std::vector<std::int64_t>> totals = parse_simulated_gpus(spec);
   if (!totals.is_ok()) {
     const std::string source = from_flag ? kSimulatedGpusFlag : kSimulatedGpusEnv;
     return totals.status().with_context(source + "=\"" + spec + "\"");
   }
-  return std::unique_ptr<DeviceProbe>(std::make_unique<SimulatedProbe>(std::move(totals).value()));
+  return std::make_unique<SimulatedProbe>(std::move(totals).value());
+}
+
+}  // namespace
+
+Result<std::unique_ptr<DeviceProbe>> make_probe(const ProbeSelection& selection) {
+  if (!wants_simulated(selection)) {
+    return std::unique_ptr<DeviceProbe>(std::make_unique<NvmlProbe>(selection.nvml_library));
+  }
+  DLNEST_ASSIGN_OR_RETURN(std::unique_ptr<SimulatedProbe> probe, make_simulated(selection));
+  return std::unique_ptr<DeviceProbe>(std::move(probe));
+}
+
+Result<DeviceBackend> make_device_backend(const ProbeSelection& selection,
+                                          std::unique_ptr<TaskRunner> runner) {
+  if (!wants_simulated(selection)) {
+    return DeviceBackend{std::make_unique<NvmlProbe>(selection.nvml_library), std::move(runner)};
+  }
+  DLNEST_ASSIGN_OR_RETURN(std::unique_ptr<SimulatedProbe> probe, make_simulated(selection));
+  auto wrapped = std::make_unique<SimulatedGpuRunner>(std::move(runner), probe.get());
+  return DeviceBackend{std::move(probe), std::move(wrapped)};
 }
 
 }  // namespace dlnest

@@ -9,6 +9,7 @@
 #include "devices/device_probe.h"
 #include "devices/nvml_library.h"
 #include "dlnest/status.h"
+#include "supervisor/task_runner.h"
 
 namespace dlnest {
 
@@ -40,5 +41,18 @@ Result<std::vector<std::int64_t>> parse_simulated_gpus(const std::string& spec);
 /// The probe the selection asks for: simulated GPUs when flag_spec or env_spec is set (the flag
 /// wins), NVML otherwise. A malformed spec is an error naming its source and the spec.
 Result<std::unique_ptr<DeviceProbe>> make_probe(const ProbeSelection& selection);
+
+/// The devices a server works with: what it measures them with, and what it starts tasks
+/// through.
+struct DeviceBackend {
+  std::unique_ptr<DeviceProbe> probe;
+  std::unique_ptr<TaskRunner> runner;
+};
+
+/// The probe the selection asks for, and `runner` to start tasks with. With simulated GPUs the
+/// runner is wrapped so that tasks placed on them run on the CPU and their reservations show in
+/// the probe; callers cannot tell which they got.
+Result<DeviceBackend> make_device_backend(const ProbeSelection& selection,
+                                          std::unique_ptr<TaskRunner> runner);
 
 }  // namespace dlnest

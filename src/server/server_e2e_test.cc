@@ -1,9 +1,9 @@
 // End to end, with real processes only: `dlnest server` started and killed with SIGKILL, CPU
 // trainings of the MNIST template on a small subset, a continue, a deletion mid-run, and an
 // analysis task running the template's scripts and broken ones.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -14,8 +14,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <map>
 #include <fstream>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -24,6 +24,7 @@
 #include "dlnest/save_package.h"
 #include "env/path.h"
 #include "project/project_builder.h"
+#include "server/server_process_test_util.h"
 #include "supervisor/proc_stat.h"
 #include "supervisor/supervisor.h"
 #include "testing/temp_dir.h"
@@ -33,64 +34,10 @@ extern char** environ;
 namespace dlnest {
 namespace {
 
+using testing::free_port;
+using testing::ServerProcess;
 using testing::TempDir;
 using Clock = std::chrono::steady_clock;
-
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-/// `dlnest server` as a child process in its own process group.
-class ServerProcess {
- public:
-  ServerProcess(const std::string& state_dir, int port, const std::string& log_file) {
-    const std::string bin = std::string(DLNEST_BIN_DIR) + "/dlnest";
-    std::vector<std::string> args = {bin, "--state-dir", state_dir, "server",
-                                     "--port", std::to_string(port), "--delay", "1"};
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-    posix_spawnattr_setpgroup(&attr, 0);
-    EXPECT_EQ(posix_spawn(&pid_, bin.c_str(), &actions, &attr, argv.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-  }
-  ~ServerProcess() {
-    if (pid_ > 0) kill_hard();
-  }
-  void kill_hard() {
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = 0;
-  }
-  int stop() {
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = 0;
-    return status;
-  }
-  int pid() const { return pid_; }
-
- private:
-  pid_t pid_ = 0;
-};
 
 /// The processes of group `pgid` that still run. After a server restart the task's processes are
 /// not its children: once they exit, reaping them is up to their new parent (init).
@@ -118,7 +65,8 @@ class ServerE2eTest : public ::testing::Test {
 
   void start_server() {
     port_ = free_port();
-    server_ = std::make_unique<ServerProcess>(state_.file("state"), port_, state_.file("server.log"));
+    server_ =
+        std::make_unique<ServerProcess>(state_.file("state"), port_, state_.file("server.log"));
     client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
     client_->set_read_timeout(600, 0);
     const auto deadline = Clock::now() + std::chrono::seconds(30);
@@ -167,11 +115,13 @@ class ServerE2eTest : public ::testing::Test {
   }
 
   /// The analyzer output from offset 0 once it contains `marker` (or the timeout passed).
-  std::string wait_output(const std::string& id, const std::string& marker, double timeout_s = 180) {
+  std::string wait_output(const std::string& id, const std::string& marker,
+                          double timeout_s = 180) {
     const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
     std::string text;
     while (Clock::now() < deadline) {
-      text = call("GET", "/get_analyze_output", {{"task_ID", id}, {"max_bytes", "4000000"}})["text"];
+      text =
+          call("GET", "/get_analyze_output", {{"task_ID", id}, {"max_bytes", "4000000"}})["text"];
       if (text.find(marker) != std::string::npos) return text;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
@@ -217,7 +167,9 @@ TEST_F(ServerE2eTest, TrainContinueDeleteAcrossAServerKill) {
     auto metrics = Env::default_env()->read_file(path::join(package, "metrics.jsonl"));
     ASSERT_TRUE(metrics.is_ok());
     EXPECT_EQ(std::count(metrics->begin(), metrics->end(), '\n'), 2);
-    EXPECT_NE(Env::default_env()->read_file(path::join(package, "_output.txt"))->find("[dlnest] finished"),
+    EXPECT_NE(Env::default_env()
+                  ->read_file(path::join(package, "_output.txt"))
+                  ->find("[dlnest] finished"),
               std::string::npos);
   }
   // Continue one of them for two more epochs from its checkpoint after epoch 0.
@@ -248,11 +200,16 @@ TEST_F(ServerE2eTest, AnalyzerRunsScriptsReportsErrorsAndKeepsGoing) {
   const std::string scripts = path::join(package, "AnalyzeScripts");
   Env* env = Env::default_env();
   ASSERT_TRUE(write_file_atomically(env, path::join(scripts, "broken.cpp"),
-                                    "#include <dlnest/experiment.h>\nvoid f(dlnest::Experiment& e) { e.nope(); }\nDLNEST_EXPERIMENT(f)\n").is_ok());
-  ASSERT_TRUE(write_file_atomically(env, path::join(scripts, "throws.cpp"),
-                                    "#include <dlnest/experiment.h>\n#include <stdexcept>\n"
-                                    "void f(dlnest::Experiment&) { throw std::runtime_error(\"boom from a script\"); }\n"
-                                    "DLNEST_EXPERIMENT(f)\n").is_ok());
+                                    "#include <dlnest/experiment.h>\nvoid f(dlnest::Experiment& e) "
+                                    "{ e.nope(); }\nDLNEST_EXPERIMENT(f)\n")
+                  .is_ok());
+  ASSERT_TRUE(
+      write_file_atomically(
+          env, path::join(scripts, "throws.cpp"),
+          "#include <dlnest/experiment.h>\n#include <stdexcept>\n"
+          "void f(dlnest::Experiment&) { throw std::runtime_error(\"boom from a script\"); }\n"
+          "DLNEST_EXPERIMENT(f)\n")
+          .is_ok());
   const Json started = call("POST", "/analyze", {{"record_path", package}, {"CPU", "True"}});
   ASSERT_EQ(started["status"], "success") << started;
   const std::string id = started["task_ID"];

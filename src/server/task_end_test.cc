@@ -1,0 +1,87 @@
+#include "server/task_end.h"
+
+#include <gtest/gtest.h>
+
+namespace dlnest {
+namespace {
+
+TaskRecord in(TaskState state, int restarts = 0, int max_restarts = 0) {
+  TaskRecord t;
+  t.id = "T_1";
+  t.state = state;
+  t.restarts = restarts;
+  t.max_restarts = max_restarts;
+  return t;
+}
+
+ExitInfo code(int c) {
+  ExitInfo e;
+  e.exit_code = c;
+  return e;
+}
+
+TEST(TaskEndTest, AWorkerExitingZeroFinishes) {
+  TaskEnd end = decide_end(in(TaskState::kRunning), code(0), "");
+  EXPECT_EQ(end.kind, TaskEnd::Kind::kEnd);
+  EXPECT_EQ(end.state, TaskState::kFinished);
+  EXPECT_FALSE(end.restart);
+}
+
+TEST(TaskEndTest, AFailureRestartsOnlyWhileRestartsRemain) {
+  TaskEnd end = decide_end(in(TaskState::kRunning, 0, 2), code(1), "");
+  EXPECT_EQ(end.state, TaskState::kFailed);
+  EXPECT_EQ(end.error, "exited with code 1");
+  EXPECT_TRUE(end.restart);
+  EXPECT_FALSE(decide_end(in(TaskState::kRunning, 2, 2), code(1), "").restart);
+  EXPECT_FALSE(decide_end(in(TaskState::kRunning), code(1), "").restart);
+}
+
+TEST(TaskEndTest, ADeleteAlwaysEndsKilledAndNeverRestarts) {
+  TaskRecord t = in(TaskState::kRunning, 0, 5);
+  t.delete_requested = true;
+  for (int c : {0, 1, 130, kExitNeverStarted}) {
+    TaskEnd end = decide_end(t, code(c), "");
+    EXPECT_EQ(end.kind, TaskEnd::Kind::kEnd) << c;
+    EXPECT_EQ(end.state, TaskState::kKilled) << c;
+    EXPECT_FALSE(end.restart) << c;
+  }
+  ExitInfo terminated = code(130);
+  terminated.terminated = true;
+  terminated.detail = "ended by SIGINT";
+  TaskEnd end = decide_end(in(TaskState::kRunning, 0, 5), terminated, "");
+  EXPECT_EQ(end.state, TaskState::kKilled);
+  EXPECT_EQ(end.error, "deleted (ended by SIGINT)");
+}
+
+TEST(TaskEndTest, AProcessThatNeverStartedGoesBackToTheQueue) {
+  for (TaskState s : {TaskState::kRunning, TaskState::kBuilding}) {
+    TaskEnd end = decide_end(in(s, 0, 0), code(kExitNeverStarted), "");
+    EXPECT_EQ(end.kind, TaskEnd::Kind::kRequeue);
+    EXPECT_FALSE(end.built);
+  }
+}
+
+TEST(TaskEndTest, ABuildThatSucceedsQueuesTheTaskBuilt) {
+  TaskEnd end = decide_end(in(TaskState::kBuilding), code(0), "");
+  EXPECT_EQ(end.kind, TaskEnd::Kind::kRequeue);
+  EXPECT_TRUE(end.built);
+}
+
+TEST(TaskEndTest, AFailedBuildFailsWithTheCompilersFirstErrorAndIsNotRestarted) {
+  TaskEnd end = decide_end(in(TaskState::kBuilding, 0, 3), code(1), "a.cpp:3:1: error: x");
+  EXPECT_EQ(end.state, TaskState::kFailed);
+  EXPECT_EQ(end.error, "build failed: a.cpp:3:1: error: x");
+  EXPECT_FALSE(end.restart);
+  EXPECT_EQ(decide_end(in(TaskState::kBuilding), code(1), "").error,
+            "build failed: exited with code 1");
+}
+
+TEST(TaskEndTest, AnExitFoundAfterARestartSaysSo) {
+  EXPECT_EQ(exit_found_after_restart(0).detail, "ended while no server was running");
+  EXPECT_EQ(exit_found_after_restart(std::nullopt).exit_code, std::nullopt);
+  EXPECT_EQ(decide_end(in(TaskState::kRunning), exit_found_after_restart(std::nullopt), "").state,
+            TaskState::kFailed);
+}
+
+}  // namespace
+}  // namespace dlnest
