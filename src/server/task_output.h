@@ -18,7 +18,9 @@ struct OutputChunk {
 /// Up to `max_bytes` of `file` from `offset` (nullopt: the last `max_bytes`). An offset past the
 /// end gives empty text at the end. The text never ends inside a UTF-8 sequence (the rest comes
 /// with the next read) and, without an offset, never starts inside one. A missing file reads as
-/// empty (the task has not written anything yet).
+/// empty (the task has not written anything yet). Only a regular file is read: a FIFO or a
+/// symbolic link put in its place (a crafted save package) is refused at once, FailedPrecondition
+/// "<file> is not a regular file" or "<file> is a symbolic link", instead of blocking the caller.
 Result<OutputChunk> read_output_file(const std::string& file, std::optional<int64_t> offset,
                                      size_t max_bytes);
 

@@ -65,7 +65,9 @@ std::optional<ProcStat> parse_proc_stat(const std::string& text) {
   stat.ppid = static_cast<int>(value);
   if (!next_number(&p, end, &value)) return std::nullopt;
   stat.pgrp = static_cast<int>(value);
-  for (int field = 6; field < kStartTicksField; ++field) {
+  if (!next_number(&p, end, &value)) return std::nullopt;
+  stat.session = static_cast<int>(value);
+  for (int field = 7; field < kStartTicksField; ++field) {
     if (!skip_field(&p, end)) return std::nullopt;
   }
   if (!next_number(&p, end, &stat.start_ticks)) return std::nullopt;
@@ -106,6 +108,15 @@ std::vector<ProcStat> list_group(int pgid) {
   if (pgid <= 0) return members;
   for (const ProcStat& stat : list_processes()) {
     if (stat.pgrp == pgid) members.push_back(stat);
+  }
+  return members;
+}
+
+std::vector<ProcStat> list_session(int sid) {
+  std::vector<ProcStat> members;
+  if (sid <= 0) return members;
+  for (const ProcStat& stat : list_processes()) {
+    if (stat.session == sid) members.push_back(stat);
   }
   return members;
 }

@@ -18,6 +18,7 @@ TEST(ProcStatTest, CountsFieldsFromTheLastParenthesis) {
   EXPECT_EQ(stat->state, 'S');
   EXPECT_EQ(stat->ppid, 17);
   EXPECT_EQ(stat->pgrp, 4240);
+  EXPECT_EQ(stat->session, 4240);
   EXPECT_EQ(stat->start_ticks, 987654u);
   EXPECT_FALSE(stat->is_zombie());
 }
@@ -43,10 +44,14 @@ TEST(ProcStatTest, ReadsThisProcess) {
   EXPECT_EQ(stat->pid, ::getpid());
   EXPECT_EQ(stat->ppid, ::getppid());
   EXPECT_EQ(stat->pgrp, ::getpgrp());
+  EXPECT_EQ(stat->session, ::getsid(0));
   EXPECT_GT(stat->start_ticks, 0u);
   EXPECT_FALSE(read_proc_stat(0));
   const std::vector<ProcStat> group = list_group(::getpgrp());
   EXPECT_TRUE(std::any_of(group.begin(), group.end(),
+                          [](const ProcStat& p) { return p.pid == ::getpid(); }));
+  const std::vector<ProcStat> session = list_session(::getsid(0));
+  EXPECT_TRUE(std::any_of(session.begin(), session.end(),
                           [](const ProcStat& p) { return p.pid == ::getpid(); }));
 }
 

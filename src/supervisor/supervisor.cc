@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,12 +15,14 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <map>
 #include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
 
 #include "supervisor/proc_stat.h"
+#include "supervisor/regular_file.h"
 #include "supervisor/spawn.h"
 
 namespace dlnest {
@@ -33,7 +36,7 @@ using Clock = std::chrono::steady_clock;
 constexpr int kOwnPollMs = 500;
 constexpr int kAdoptedPollMs = 150;
 constexpr int kNoPidfdPollMs = 100;
-// While the rest of a group dies after SIGKILL.
+// While the rest of a session dies after SIGKILL.
 constexpr auto kClearPoll = std::chrono::milliseconds(10);
 
 // Steps of the termination ladder: the last signal terminate() sent.
@@ -41,6 +44,20 @@ constexpr int kLadderNone = 0;
 constexpr int kLadderSigint = 1;
 constexpr int kLadderSigterm = 2;
 constexpr int kLadderSigkill = 3;
+
+/// Where a task's leader is in its start.
+enum class Stage {
+  kHeld,       ///< waiting at its gate
+  kReleasing,  ///< release() is opening the gate and reading the exec report
+  kRunning,    ///< released (or adopted)
+  kAbandoned,  ///< its gate was closed unopened: it exits with kExitNeverStarted
+};
+
+/// A signal for a whole session, sent once the supervisor's lock is released.
+struct SessionSignal {
+  int sid;
+  int sig;
+};
 
 Clock::duration seconds(double s) {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
@@ -72,24 +89,76 @@ bool reap_group(int pgid, std::optional<int>* leader_status) {
   }
 }
 
-/// Whether something of group `pgid` still lives, or is a zombie this process must reap.
-/// Zombies of other parents are theirs to reap and hold nothing.
-bool group_lingers(int pgid) {
-  const int self = ::getpid();
-  for (const ProcStat& member : list_group(pgid)) {
-    if (!member.is_zombie() || member.ppid == self) return true;
-  }
-  return false;
+/// Reaps `pid`, a child of this process, if it has exited; keeps its status if it leads `sid`.
+void reap_child(int pid, int sid, std::optional<int>* leader_status) {
+  int status = 0;
+  pid_t reaped;
+  do {
+    reaped = ::waitpid(pid, &status, WNOHANG);
+  } while (reaped < 0 && errno == EINTR);
+  if (reaped == sid) *leader_status = status;
 }
 
-/// The exit code an adopted task wrote to `path`; nullopt when missing or not a number.
+bool pidfd_signal(int pidfd, int sig) {
+#ifdef SYS_pidfd_send_signal
+  return ::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0u) == 0 || errno == ESRCH;
+#else
+  (void)pidfd;
+  (void)sig;
+  return false;
+#endif
+}
+
+/// Sends `sig` to `pid` if it belongs to session `sid`, through a pidfd opened before the check:
+/// a pid reused by another process meanwhile is never signalled.
+void signal_member(int pid, int sid, int sig) {
+  const UniqueFd pidfd(open_pidfd(pid));
+  const std::optional<ProcStat> stat = read_proc_stat(pid);
+  if (!stat || stat->session != sid) return;
+  if (pidfd.valid() && pidfd_signal(pidfd.get(), sig)) return;
+  ::kill(pid, sig);
+}
+
+/// Sends `sig` to every live process of session `sid`: one kill() for the leader's group, then
+/// each member of another group (ninja puts every compiler in a group of its own).
+void signal_session(int sid, int sig) {
+  ::kill(-sid, sig);
+  for (const ProcStat& member : list_session(sid)) {
+    if (member.pgrp != sid && !member.is_zombie()) signal_member(member.pid, sid, sig);
+  }
+}
+
+void send_all(const std::vector<SessionSignal>& signals) {
+  for (const SessionSignal& s : signals) signal_session(s.sid, s.sig);
+}
+
+/// One pass over session `sid`: SIGKILL to every live member, and this process's exited
+/// children in it reaped. Returns whether something of it remains: a live process, or a zombie
+/// this process must reap (zombies of other parents are theirs to reap and hold nothing).
+bool sweep_session(int sid, std::optional<int>* leader_status) {
+  ::kill(-sid, SIGKILL);
+  bool left = reap_group(sid, leader_status);
+  const int self = ::getpid();
+  for (const ProcStat& member : list_session(sid)) {
+    if (!member.is_zombie()) {
+      signal_member(member.pid, sid, SIGKILL);
+      left = true;
+    } else if (member.ppid == self) {
+      reap_child(member.pid, sid, leader_status);
+      left = true;  // the next pass makes sure
+    }
+  }
+  return left;
+}
+
+/// The exit code a task wrote to `path`; nullopt when missing, not a regular file or not a
+/// number (a FIFO put there cannot block the watcher).
 std::optional<int> read_exit_file(const std::string& path) {
   if (path.empty()) return std::nullopt;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
+  Result<UniqueFd> fd = open_regular_file(path, O_RDONLY);
+  if (!fd.is_ok()) return std::nullopt;
   char buffer[32];
-  const ssize_t n = ::read(fd, buffer, sizeof buffer - 1);
-  ::close(fd);
+  const ssize_t n = ::read(fd->get(), buffer, sizeof buffer - 1);
   if (n <= 0) return std::nullopt;
   buffer[n] = '\0';
   char* end = nullptr;
@@ -105,47 +174,58 @@ std::optional<int> read_exit_file(const std::string& path) {
 struct Supervisor::Impl {
   struct Task {
     std::string id;
-    int pgid = 0;
+    int sid = 0;  ///< the leader's pid, session id and process group id
     uint64_t start_ticks = 0;
     bool adopted = false;
     std::string exit_file;
-    int pidfd = -1;
+    UniqueFd pidfd;
+    std::thread watcher;
     // Guarded by Impl::mu.
+    Stage stage = Stage::kRunning;
+    HeldProcess held;            ///< its gate and exec report while kHeld
+    bool ended_at_gate = false;  ///< terminate() abandoned it
+    std::string start_failure;   ///< why release() could not run the program
     int ladder_step = kLadderNone;
     Clock::time_point next_step;
     bool ladder_stopped = false;  ///< the leader is gone: no further signal
-    std::thread watcher;
-
-    ~Task() {
-      if (pidfd >= 0) ::close(pidfd);
-    }
   };
 
-  Impl(ExitCallback callback, TerminateOptions opts)
-      : on_exit(std::move(callback)), options(opts) {}
+  /// What the exit report is made of besides the wait status; copied under mu.
+  struct Ending {
+    int ladder_step = kLadderNone;
+    bool gave_up = false;
+    bool ended_at_gate = false;
+    std::string start_failure;
+  };
+
+  explicit Impl(TerminateOptions opts) : options(opts) {}
 
   void watch(const std::shared_ptr<Task>& task);
   bool wait_for_leader(const Task& task, std::optional<int>* leader_status);
   bool wait_event(int pidfd, int timeout_ms);
-  void clear_group(int pgid, std::optional<int>* leader_status);
-  ExitInfo exit_info(const Task& task, const std::optional<int>& leader_status, int ladder_step);
+  bool wait_released(Task& task, Ending* ending);
+  ExitInfo exit_info(const Task& task, const std::optional<int>& leader_status,
+                     const Ending& ending) const;
   void finish(const std::shared_ptr<Task>& task, const ExitInfo& info);
   void launch(const std::shared_ptr<Task>& task);
-  void start_ladder(Task& task);
+  HeldProcess give_up(Task& task);
+  void begin_end(Task& task, std::vector<SessionSignal>* signals, std::vector<HeldProcess>* gates);
+  bool start_ladder(Task& task);
   void run_ladder();
-  void escalate(Task& task, Clock::time_point now);
+  Clock::time_point step_ladders(Clock::time_point now, std::vector<SessionSignal>* due);
   bool leader_alive(const Task& task) const;
   void join_finished();
   Status check_new_task(const std::string& task_id) const;
+  std::shared_ptr<Task> find(const std::string& task_id) const;
 
-  const ExitCallback on_exit;
   const TerminateOptions options;
   int stop_fd = -1;               ///< eventfd, readable once watchers must stop (detach)
   std::atomic<bool> stop{false};  ///< the same, for a watcher without stop_fd
 
   mutable std::mutex mu;
   std::condition_variable ladder_cv;  ///< a ladder step was scheduled, or stopping
-  std::condition_variable done_cv;    ///< a task ended or was added
+  std::condition_variable done_cv;    ///< a task ended, was added or released, or detach
+  ExitCallback on_exit;
   std::map<std::string, std::shared_ptr<Task>> tasks;
   std::set<std::string> starting;  ///< ids being spawned right now
   int callbacks_running = 0;
@@ -158,14 +238,10 @@ struct Supervisor::Impl {
 void Supervisor::Impl::watch(const std::shared_ptr<Task>& task) {
   std::optional<int> leader_status;
   if (!wait_for_leader(*task, &leader_status)) return;  // detached: leave everything as it is
-  int ladder_step;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    task->ladder_stopped = true;
-    ladder_step = task->ladder_step;
-  }
-  clear_group(task->pgid, &leader_status);
-  finish(task, exit_info(*task, leader_status, ladder_step));
+  Ending ending;
+  if (!wait_released(*task, &ending)) return;
+  while (sweep_session(task->sid, &leader_status)) std::this_thread::sleep_for(kClearPoll);
+  finish(task, exit_info(*task, leader_status, ending));
 }
 
 /// Blocks until the task's leader is gone (true) or the supervisor detaches (false). Own
@@ -173,15 +249,15 @@ void Supervisor::Impl::watch(const std::shared_ptr<Task>& task) {
 /// started by an earlier supervisor of this same process).
 bool Supervisor::Impl::wait_for_leader(const Task& task, std::optional<int>* leader_status) {
   for (;;) {
-    const bool children_left = reap_group(task.pgid, leader_status);
+    const bool children_left = reap_group(task.sid, leader_status);
     if (leader_status->has_value()) return true;
     // An own leader that is no longer our child was reaped elsewhere: its status is lost.
     if (!task.adopted && !children_left) return true;
     if (task.adopted && !leader_alive(task)) return true;
-    const int timeout = task.pidfd < 0 ? kNoPidfdPollMs
-                        : task.adopted ? kAdoptedPollMs
-                                       : kOwnPollMs;
-    if (!wait_event(task.pidfd, timeout)) return false;
+    const int timeout = !task.pidfd.valid() ? kNoPidfdPollMs
+                        : task.adopted      ? kAdoptedPollMs
+                                            : kOwnPollMs;
+    if (!wait_event(task.pidfd.get(), timeout)) return false;
   }
 }
 
@@ -194,19 +270,23 @@ bool Supervisor::Impl::wait_event(int pidfd, int timeout_ms) {
   return !stop.load();
 }
 
-/// Kills what is left of group `pgid` and waits until none of it lives, reaping this process's
-/// children in it (orphans of the group are reparented here: this process is a subreaper).
-void Supervisor::Impl::clear_group(int pgid, std::optional<int>* leader_status) {
-  for (;;) {
-    ::kill(-pgid, SIGKILL);
-    const bool children_left = reap_group(pgid, leader_status);
-    if (!children_left && !group_lingers(pgid)) return;
-    std::this_thread::sleep_for(kClearPoll);
-  }
+/// Stops the ladder of a task whose leader is gone, waits until a release() in progress has
+/// read the exec report (its error becomes the exit's detail) and copies how the task ended.
+/// False when the supervisor detaches meanwhile.
+bool Supervisor::Impl::wait_released(Task& task, Ending* ending) {
+  std::unique_lock<std::mutex> lock(mu);
+  task.ladder_stopped = true;
+  done_cv.wait(lock, [&] { return task.stage != Stage::kReleasing || detached; });
+  if (detached) return false;
+  ending->ladder_step = task.ladder_step;
+  ending->gave_up = task.stage == Stage::kAbandoned;
+  ending->ended_at_gate = task.ended_at_gate;
+  ending->start_failure = task.start_failure;
+  return true;
 }
 
 ExitInfo Supervisor::Impl::exit_info(const Task& task, const std::optional<int>& leader_status,
-                                     int ladder_step) {
+                                     const Ending& ending) const {
   ExitInfo info;
   if (leader_status && WIFEXITED(*leader_status)) {
     info.exit_code = WEXITSTATUS(*leader_status);
@@ -216,15 +296,19 @@ ExitInfo Supervisor::Impl::exit_info(const Task& task, const std::optional<int>&
   } else if (task.adopted) {
     info.exit_code = read_exit_file(task.exit_file);
   }
-  info.terminated = ladder_step != kLadderNone;
-  if (ladder_step == kLadderSigint) {
+  info.terminated = ending.ladder_step != kLadderNone || ending.ended_at_gate;
+  if (ending.ladder_step == kLadderSigint) {
     info.detail = "terminated by SIGINT";
-  } else if (ladder_step == kLadderSigterm) {
+  } else if (ending.ladder_step == kLadderSigterm) {
     info.detail =
         "terminated by SIGTERM after " + format_seconds(options.sigint_grace_s) + " s grace";
-  } else if (ladder_step == kLadderSigkill) {
+  } else if (ending.ladder_step == kLadderSigkill) {
     info.detail = "killed by SIGKILL after " +
                   format_seconds(options.sigint_grace_s + options.sigterm_grace_s) + " s grace";
+  } else if (info.never_started() && (ending.gave_up || task.adopted)) {
+    info.detail = "never started: given up before it was released";
+  } else if (!ending.start_failure.empty()) {
+    info.detail = ending.start_failure;
   } else if (!info.exit_code) {
     info.detail = "exit code unknown";
   } else if (info.signal != 0) {
@@ -236,12 +320,14 @@ ExitInfo Supervisor::Impl::exit_info(const Task& task, const std::optional<int>&
 }
 
 void Supervisor::Impl::finish(const std::shared_ptr<Task>& task, const ExitInfo& info) {
+  ExitCallback callback;
   {
     std::lock_guard<std::mutex> lock(mu);
     tasks.erase(task->id);
     ++callbacks_running;
+    callback = on_exit;
   }
-  if (on_exit) on_exit(task->id, info);
+  if (callback) callback(task->id, info);
   std::lock_guard<std::mutex> lock(mu);
   --callbacks_running;
   finished.push_back(std::move(task->watcher));
@@ -256,28 +342,44 @@ void Supervisor::Impl::launch(const std::shared_ptr<Task>& task) {
   done_cv.notify_all();
 }
 
-/// Sends SIGINT to the group and schedules SIGTERM. Requires mu held.
-void Supervisor::Impl::start_ladder(Task& task) {
-  if (task.ladder_step != kLadderNone || task.ladder_stopped) return;
+/// Takes the gate of a held task, to be closed once mu is released. Requires mu held.
+HeldProcess Supervisor::Impl::give_up(Task& task) {
+  task.stage = Stage::kAbandoned;
+  return std::move(task.held);
+}
+
+/// Begins ending `task`: a held one gives up its gate (into `gates`), a running one starts its
+/// ladder (its first signal into `signals`). Requires mu held.
+void Supervisor::Impl::begin_end(Task& task, std::vector<SessionSignal>* signals,
+                                 std::vector<HeldProcess>* gates) {
+  if (task.stage == Stage::kHeld) {
+    task.ended_at_gate = true;
+    gates->push_back(give_up(task));
+  } else if (task.stage != Stage::kAbandoned && start_ladder(task)) {
+    signals->push_back({task.sid, SIGINT});
+  }
+}
+
+/// Schedules SIGTERM after the SIGINT the caller sends; false when the ladder runs already or
+/// the leader is gone. Requires mu held.
+bool Supervisor::Impl::start_ladder(Task& task) {
+  if (task.ladder_step != kLadderNone || task.ladder_stopped) return false;
   task.ladder_step = kLadderSigint;
-  ::kill(-task.pgid, SIGINT);
   task.next_step = Clock::now() + seconds(options.sigint_grace_s);
   ladder_cv.notify_all();
+  return true;
 }
 
 void Supervisor::Impl::run_ladder() {
   std::unique_lock<std::mutex> lock(mu);
   while (!stopping) {
-    const Clock::time_point now = Clock::now();
-    Clock::time_point next = Clock::time_point::max();
-    for (auto& entry : tasks) {
-      Task& task = *entry.second;
-      const bool pending = task.ladder_step == kLadderSigint || task.ladder_step == kLadderSigterm;
-      if (!pending || task.ladder_stopped) continue;
-      if (task.next_step <= now) escalate(task, now);
-      if (task.ladder_step != kLadderSigkill && !task.ladder_stopped) {
-        next = std::min(next, task.next_step);
-      }
+    std::vector<SessionSignal> due;
+    const Clock::time_point next = step_ladders(Clock::now(), &due);
+    if (!due.empty()) {
+      lock.unlock();
+      send_all(due);
+      lock.lock();
+      continue;
     }
     if (next == Clock::time_point::max()) {
       ladder_cv.wait(lock);
@@ -287,19 +389,33 @@ void Supervisor::Impl::run_ladder() {
   }
 }
 
-/// The next step of the ladder: SIGTERM after SIGINT, SIGKILL after SIGTERM. Requires mu held.
-void Supervisor::Impl::escalate(Task& task, Clock::time_point now) {
-  if (!leader_alive(task)) {  // it ended on the last signal; its watcher is finishing
-    task.ladder_stopped = true;
-    return;
+/// Takes the ladder steps due at `now` (SIGTERM after SIGINT, SIGKILL after SIGTERM) into `due`;
+/// returns when the next step is due. A leader gone meanwhile stops its ladder, so that the
+/// report names the signal that ended it. Requires mu held.
+Clock::time_point Supervisor::Impl::step_ladders(Clock::time_point now,
+                                                 std::vector<SessionSignal>* due) {
+  Clock::time_point next = Clock::time_point::max();
+  for (auto& entry : tasks) {
+    Task& task = *entry.second;
+    const bool pending = task.ladder_step == kLadderSigint || task.ladder_step == kLadderSigterm;
+    if (!pending || task.ladder_stopped) continue;
+    if (task.next_step <= now) {
+      if (!leader_alive(task)) {  // it ended on the last signal; its watcher is finishing
+        task.ladder_stopped = true;
+        continue;
+      }
+      ++task.ladder_step;
+      due->push_back({task.sid, task.ladder_step == kLadderSigterm ? SIGTERM : SIGKILL});
+      task.next_step = now + seconds(options.sigterm_grace_s);
+    }
+    if (task.ladder_step != kLadderSigkill) next = std::min(next, task.next_step);
   }
-  ++task.ladder_step;
-  ::kill(-task.pgid, task.ladder_step == kLadderSigterm ? SIGTERM : SIGKILL);
-  task.next_step = now + seconds(options.sigterm_grace_s);
+  return next;
 }
 
+/// One read of /proc/<pid>/stat (procfs: it does not block).
 bool Supervisor::Impl::leader_alive(const Task& task) const {
-  const std::optional<ProcStat> stat = read_proc_stat(task.pgid);
+  const std::optional<ProcStat> stat = read_proc_stat(task.sid);
   return stat && !stat->is_zombie() && stat->start_ticks == task.start_ticks;
 }
 
@@ -323,8 +439,13 @@ Status Supervisor::Impl::check_new_task(const std::string& task_id) const {
   return Status::ok();
 }
 
-Supervisor::Supervisor(ExitCallback on_exit, TerminateOptions options)
-    : impl_(std::make_unique<Impl>(std::move(on_exit), options)) {
+/// Requires mu held.
+std::shared_ptr<Supervisor::Impl::Task> Supervisor::Impl::find(const std::string& task_id) const {
+  const auto it = tasks.find(task_id);
+  return it == tasks.end() ? nullptr : it->second;
+}
+
+Supervisor::Supervisor(TerminateOptions options) : impl_(std::make_unique<Impl>(options)) {
   // Without it, orphans of a task would be reparented to init: still reaped, but no longer
   // ours to wait for. Nothing better to do when the kernel refuses.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -345,6 +466,11 @@ Supervisor::~Supervisor() {
   if (impl_->stop_fd >= 0) ::close(impl_->stop_fd);
 }
 
+void Supervisor::on_exit(ExitCallback callback) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->on_exit = std::move(callback);
+}
+
 Result<ProcessHandle> Supervisor::spawn(const std::string& task_id, const SpawnSpec& spec) {
   impl_->join_finished();
   {
@@ -352,19 +478,51 @@ Result<ProcessHandle> Supervisor::spawn(const std::string& task_id, const SpawnS
     DLNEST_RETURN_IF_ERROR(impl_->check_new_task(task_id));
     impl_->starting.insert(task_id);
   }
-  Result<StartedProcess> started = start_process(spec);
+  Result<HeldProcess> held = spawn_held(spec);
+  // Our unreaped child, waiting at its gate: /proc has it.
+  const std::optional<ProcStat> stat = held.is_ok() ? read_proc_stat(held->pid) : std::nullopt;
   std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->starting.erase(task_id);
-  if (!started.is_ok()) return started.status();
+  if (!held.is_ok()) return held.status();
+  // Detached meanwhile: `held` closes its gate on return and the child never starts.
+  DLNEST_RETURN_IF_ERROR(impl_->check_new_task(task_id));
   auto task = std::make_shared<Impl::Task>();
   task->id = task_id;
-  task->pgid = started->pid;
-  task->pidfd = started->pidfd;
-  // Our unreaped child: /proc has it even if it has exited already.
-  const std::optional<ProcStat> stat = read_proc_stat(started->pid);
+  task->sid = held->pid;
   task->start_ticks = stat ? stat->start_ticks : 0;
-  if (!impl_->detached) impl_->launch(task);
-  return ProcessHandle{task->pgid, task->start_ticks};
+  task->pidfd = std::move(held->pidfd);
+  task->stage = Stage::kHeld;
+  task->held = std::move(*held);
+  impl_->launch(task);
+  return ProcessHandle{task->sid, task->start_ticks};
+}
+
+Status Supervisor::release(const std::string& task_id) {
+  std::shared_ptr<Impl::Task> task;
+  HeldProcess held;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    task = impl_->find(task_id);
+    if (!task) return Status::not_found("task " + task_id + " is not supervised");
+    if (task->stage != Stage::kHeld) {
+      return Status::failed_precondition("task " + task_id + " is not waiting at its gate");
+    }
+    held = std::move(task->held);
+    task->stage = Stage::kReleasing;
+  }
+  const Status status = release_held(&held);
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  task->stage = Stage::kRunning;
+  if (!status.is_ok()) task->start_failure = status.message();
+  impl_->done_cv.notify_all();
+  return status;
+}
+
+void Supervisor::abandon(const std::string& task_id) {
+  HeldProcess gate;  // closed after the lock is released
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  const std::shared_ptr<Impl::Task> task = impl_->find(task_id);
+  if (task && task->stage == Stage::kHeld) gate = impl_->give_up(*task);
 }
 
 Status Supervisor::adopt(const std::string& task_id, const ProcessHandle& process,
@@ -374,37 +532,51 @@ Status Supervisor::adopt(const std::string& task_id, const ProcessHandle& proces
   DLNEST_RETURN_IF_ERROR(impl_->check_new_task(task_id));
   auto task = std::make_shared<Impl::Task>();
   task->id = task_id;
-  task->pgid = process.pid;
+  task->sid = process.pid;
   task->start_ticks = process.start_ticks;
   task->adopted = true;
   task->exit_file = exit_file;
   // Opened before the check, so that it is known to refer to the checked process.
-  task->pidfd = open_pidfd(process.pid);
+  task->pidfd.reset(open_pidfd(process.pid));
   if (process.pid <= 0 || !impl_->leader_alive(*task)) {
     return Status::not_found("process " + std::to_string(process.pid) + " of task " + task_id +
                              " is gone (or its pid belongs to another process now)");
   }
   const std::optional<ProcStat> stat = read_proc_stat(process.pid);
-  if (!stat || stat->pgrp != process.pid) {
+  if (!stat || stat->session != process.pid) {
     return Status::failed_precondition("process " + std::to_string(process.pid) + " of task " +
-                                       task_id + " does not lead a process group");
+                                       task_id + " does not lead its session");
   }
   impl_->launch(task);
   return Status::ok();
 }
 
 Status Supervisor::terminate(const std::string& task_id) {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  const auto it = impl_->tasks.find(task_id);
-  if (it == impl_->tasks.end()) return Status::not_found("task " + task_id + " is not running");
-  impl_->start_ladder(*it->second);
+  std::vector<SessionSignal> signals;
+  std::vector<HeldProcess> gates;  // closed after the lock is released
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    const std::shared_ptr<Impl::Task> task = impl_->find(task_id);
+    if (!task) return Status::not_found("task " + task_id + " is not running");
+    impl_->begin_end(*task, &signals, &gates);
+  }
+  send_all(signals);
   return Status::ok();
 }
 
 void Supervisor::terminate_all_and_wait() {
   std::unique_lock<std::mutex> lock(impl_->mu);
   for (;;) {
-    for (auto& entry : impl_->tasks) impl_->start_ladder(*entry.second);
+    std::vector<SessionSignal> signals;
+    std::vector<HeldProcess> gates;
+    for (auto& entry : impl_->tasks) impl_->begin_end(*entry.second, &signals, &gates);
+    if (!signals.empty() || !gates.empty()) {
+      lock.unlock();
+      send_all(signals);
+      gates.clear();
+      lock.lock();
+      continue;
+    }
     if (impl_->tasks.empty() && impl_->callbacks_running == 0) return;
     impl_->done_cv.wait(lock);
   }
@@ -412,13 +584,19 @@ void Supervisor::terminate_all_and_wait() {
 
 void Supervisor::detach() {
   std::vector<std::thread> watchers;
+  std::vector<HeldProcess> gates;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     if (impl_->detached) return;
     impl_->detached = true;
-    for (auto& entry : impl_->tasks) watchers.push_back(std::move(entry.second->watcher));
+    for (auto& entry : impl_->tasks) {
+      Impl::Task& task = *entry.second;
+      watchers.push_back(std::move(task.watcher));
+      if (task.stage == Stage::kHeld) gates.push_back(impl_->give_up(task));
+    }
   }
   impl_->stop.store(true);
+  impl_->done_cv.notify_all();
   if (impl_->stop_fd >= 0) {
     const uint64_t one = 1;
     const ssize_t written = ::write(impl_->stop_fd, &one, sizeof one);
@@ -427,6 +605,7 @@ void Supervisor::detach() {
   for (std::thread& watcher : watchers) {
     if (watcher.joinable()) watcher.join();
   }
+  gates.clear();  // held children never start: no later server could release them
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     impl_->tasks.clear();
@@ -439,15 +618,17 @@ bool Supervisor::is_running(const std::string& task_id) const {
   return impl_->tasks.count(task_id) != 0;
 }
 
-std::vector<int> Supervisor::group_members(const std::string& task_id) const {
-  int pgid = 0;
+std::vector<int> Supervisor::task_pids(const std::string& task_id) const {
+  int sid = 0;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
-    const auto it = impl_->tasks.find(task_id);
-    if (it == impl_->tasks.end()) return {};
-    pgid = it->second->pgid;
+    const std::shared_ptr<Impl::Task> task = impl_->find(task_id);
+    if (!task) return {};
+    sid = task->sid;
   }
-  return process_group_members(pgid);
+  std::vector<int> pids;
+  for (const ProcStat& member : list_session(sid)) pids.push_back(member.pid);
+  return pids;
 }
 
 std::vector<int> process_group_members(int pgid) {
