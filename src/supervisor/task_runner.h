@@ -36,7 +36,7 @@ struct SpawnSpec {
 
 /// A process as recorded in the state database.
 struct ProcessHandle {
-  int pid = 0;               ///< the process group leader; pgid == pid
+  int pid = 0;               ///< the leader of the task's session: sid == pgid == pid
   uint64_t start_ticks = 0;  ///< /proc/<pid>/stat field 22
 };
 
@@ -87,10 +87,12 @@ class TaskRunner {
   virtual Status terminate(const std::string& task_id) = 0;
   /// terminate() every task and block until all have ended (their callbacks have run).
   virtual void terminate_all_and_wait() = 0;
-  /// Stop watching without ending anything: the next server adopts the processes.
+  /// Stop watching without ending anything: the next server adopts the processes. Held
+  /// processes are abandoned (no later server could release them).
   virtual void detach() = 0;
 
-  /// Every pid of the task's processes (to match GPU processes to tasks).
+  /// Every pid of the task's processes, i.e. of its leader's session (to match GPU processes to
+  /// tasks).
   virtual std::vector<int> task_pids(const std::string& task_id) const = 0;
 };
 
