@@ -570,6 +570,37 @@ TEST_F(SupervisorTest, HeldTaskOfAKilledServerNeverStarts) {
   EXPECT_FALSE(exists(dir_.file("marker")));
 }
 
+TEST_F(SupervisorTest, ConcurrentSpawnsEachKeepTheirOwnGate) {
+  // Each child briefly inherits the gates of children forked at the same time by other threads;
+  // it closes them before it waits, so an abandoned gate still reads end of file at once.
+  LoggedSupervisor supervisor(&log_);
+  constexpr int kThreads = 4;
+  constexpr int kTasksPerThread = 8;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kTasksPerThread; ++i) {
+        const std::string id = "T_" + std::to_string(t) + "_" + std::to_string(i);
+        if (!supervisor.spawn(id, shell("exit 0")).is_ok()) continue;
+        if (i % 2 == 0) {
+          supervisor.abandon(id);
+        } else {
+          (void)supervisor.release(id);
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kTasksPerThread; ++i) {
+      const std::string id = "T_" + std::to_string(t) + "_" + std::to_string(i);
+      const std::optional<ExitInfo> exit = log_.wait_for(id);
+      ASSERT_TRUE(exit) << id;
+      EXPECT_EQ(exit->exit_code, i % 2 == 0 ? kExitNeverStarted : 0) << id;
+    }
+  }
+}
+
 // Output files a task cannot use to wedge the server.
 
 TEST_F(SupervisorTest, RefusesAFifoAsOutputAtOnce) {
