@@ -24,6 +24,9 @@ void add_train_commands(CLI::App& app, int& exit_code, const ClientOptions& clie
 /// `dlnest analyze`, `exp`, `del`, `tasks`, `devices`, `output` and `shell`: clients of a server.
 void add_client_commands(CLI::App& app, int& exit_code, const ClientOptions& client);
 
+/// `dlnest build-package` (hidden): builds a save package's plugin, the build stage of a task.
+void add_build_command(CLI::App& app, int& exit_code);
+
 /// `dlnest server` and `dlnest local`.
 void add_server_commands(CLI::App& app, int& exit_code, const ClientOptions& client);
 

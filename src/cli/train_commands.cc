@@ -154,10 +154,12 @@ void add_run(CLI::App& app, int& exit_code, const ClientOptions& client) {
       return;
     }
     submission->build.dlnest_cmake_dir = default_dlnest_cmake_dir();
+    submission->build.output = [](std::string_view text) { std::cout << text << std::flush; };
     std::cout << "[dlnest] building the project of " << submission->config_path << std::endl;
-    auto package = create_train_package(*submission);
+    auto package = create_and_build_train_package(*submission);
     if (!package.is_ok()) {
-      exit_code = fail(package.status());
+      // The build's output is on the terminal already; its first error line sums it up.
+      exit_code = fail(Status::invalid_argument(build_error_headline(package.status())));
       return;
     }
     std::cout << "[dlnest] save package " << *package << std::endl;

@@ -15,7 +15,8 @@ namespace dlnest {
 namespace {
 
 /// Spawns `argv` with stdout/stderr on `out_fd`; returns the pid or an error.
-Result<pid_t> spawn(const std::vector<std::string>& argv, const std::string& cwd, int out_fd) {
+Result<pid_t> spawn(const std::vector<std::string>& argv, const std::string& cwd, int out_fd,
+                    ProcessGroup group) {
   posix_spawn_file_actions_t actions;
   posix_spawnattr_t attr;
   posix_spawn_file_actions_init(&actions);
@@ -24,8 +25,10 @@ Result<pid_t> spawn(const std::vector<std::string>& argv, const std::string& cwd
   posix_spawn_file_actions_adddup2(&actions, out_fd, STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&actions, out_fd, STDERR_FILENO);
   if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attr, 0);
+  if (group == ProcessGroup::kNew) {
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
+  }
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -40,13 +43,14 @@ Result<pid_t> spawn(const std::vector<std::string>& argv, const std::string& cwd
 }  // namespace
 
 Result<ProcessResult> run_process(const std::vector<std::string>& argv, const std::string& cwd,
-                                  const std::function<void(std::string_view)>& on_output) {
+                                  const std::function<void(std::string_view)>& on_output,
+                                  ProcessGroup group) {
   if (argv.empty()) return Status::invalid_argument("run_process: empty command");
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
     return Status::io_error(std::string("cannot create a pipe: ") + std::strerror(errno));
   }
-  auto pid = spawn(argv, cwd, fds[1]);
+  auto pid = spawn(argv, cwd, fds[1], group);
   ::close(fds[1]);
   if (!pid.is_ok()) {
     ::close(fds[0]);

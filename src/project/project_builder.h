@@ -1,4 +1,4 @@
-// Building a user project into its plugin with CMake, incrementally.
+// Projects: creating one from a template, and where DLNest's templates and CMake package are.
 #pragma once
 
 #include <string>
@@ -6,18 +6,6 @@
 #include "dlnest/status.h"
 
 namespace dlnest {
-
-struct BuildOptions {
-  std::string dlnest_cmake_dir;  ///< folder with DLNestConfig.cmake
-  bool verbose = false;          ///< echo the build output as it comes
-};
-
-/// The plugin file of a project built by build_project().
-std::string project_plugin_path(const std::string& project_dir);
-
-/// Configures (first time) and builds the project in `<project>/.dlnest/build`; returns the
-/// plugin file. A failed build returns an error holding the compiler's output.
-Result<std::string> build_project(const std::string& project_dir, const BuildOptions& options);
 
 /// The folder holding the project templates: $DLNEST_TEMPLATE_DIR, else the source tree's
 /// templates/.
