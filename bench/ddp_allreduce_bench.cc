@@ -19,8 +19,8 @@
 #include <numeric>
 
 #include "dlnest/runner.h"
+#include "sdk/comm_group.h"
 #include "sdk/gradient_sync.h"
-#include "sdk/process_group.h"
 #include "worker/launcher.h"
 
 namespace {
@@ -98,11 +98,11 @@ void report(const std::vector<Timing>& timings) {
 void bench_model(const std::string& name, torch::nn::Sequential model,
                  const std::shared_ptr<dlnest::Communicator>& comm, int iters) {
   BenchRunner runner(std::move(model));
-  dlnest::RunPlacement placement;
-  placement.rank = comm->rank();
-  placement.world_size = comm->world_size();
-  placement.communicator = comm;
-  runner.place(placement, dlnest::Json::object());
+  dlnest::DeviceAssignment assignment;
+  assignment.rank = comm->rank();
+  assignment.world_size = comm->world_size();
+  assignment.communicator = comm;
+  runner.place(assignment, dlnest::Json::object());
   runner.init({}, {});
   std::vector<torch::Tensor> params = runner.model()->parameters();
   int64_t numel = 0;
@@ -146,11 +146,11 @@ void bench_model(const std::string& name, torch::nn::Sequential model,
 
 int run_rank(int rank, int world, int port, int iters) {
   torch::set_num_threads(1);
-  dlnest::ProcessGroupOptions options;
+  dlnest::CommGroupOptions options;
   options.rank = rank;
   options.world_size = world;
   options.master_port = port;
-  auto comm = dlnest::connect_process_group(options);
+  auto comm = dlnest::connect_comm_group(options);
   if (!comm.is_ok()) {
     std::cerr << "rank " << rank << ": " << comm.status().message() << "\n";
     return 1;

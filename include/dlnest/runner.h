@@ -17,9 +17,10 @@
 namespace dlnest {
 
 /// An LR scheduler whose steps are counted, so a resumed run continues its schedule exactly.
-class Scheduler {
+/// Returned by Runner::register_lr_scheduler.
+class LrScheduler {
  public:
-  explicit Scheduler(std::shared_ptr<torch::optim::LRScheduler> scheduler)
+  explicit LrScheduler(std::shared_ptr<torch::optim::LRScheduler> scheduler)
       : scheduler_(std::move(scheduler)) {}
   void step() {
     scheduler_->step();
@@ -34,8 +35,8 @@ class Scheduler {
   int64_t steps_ = 0;
 };
 
-/// Where the runtime runs a task: device, and rank / world size under DDP.
-struct RunPlacement {
+/// What the runtime gives a runner: its device, and its rank / world size under DDP.
+struct DeviceAssignment {
   torch::Device device = torch::kCPU;
   int rank = 0;
   int world_size = 1;
@@ -53,7 +54,7 @@ class Runner {
   virtual void init(const Json& args, const Json& dataset_info) = 0;
   /// The log of a fresh run (a resumed run gets its log from the checkpoint).
   virtual Json init_log() { return Json::object(); }
-  /// Builds optimizers and schedulers (after init).
+  /// Builds optimizers and LR schedulers (after init).
   virtual void init_optimizer() {}
   /// One training step on `batch` (already on device()).
   virtual void run_one_step(Batch& batch, Json& log, int iter, int epoch) = 0;
@@ -78,7 +79,8 @@ class Runner {
     optimizers_.emplace_back(name, optimizer);
     return optimizer;
   }
-  std::shared_ptr<Scheduler> register_scheduler(
+  /// Registers an LR scheduler under `name`; step the returned LrScheduler, not `scheduler`.
+  std::shared_ptr<LrScheduler> register_lr_scheduler(
       const std::string& name, std::shared_ptr<torch::optim::LRScheduler> scheduler);
 
   /// `loss.backward()`, then sync_gradients(). Call it instead of `loss.backward()` in
@@ -95,31 +97,31 @@ class Runner {
   torch::Tensor reduce_mean(const torch::Tensor& value) const;
   torch::Tensor reduce_sum(const torch::Tensor& value) const;
 
-  const torch::Device& device() const { return placement_.device; }
+  const torch::Device& device() const { return assignment_.device; }
   /// Every device of the task: several with -mc (multi_GPU) without DDP; device() otherwise.
-  const std::vector<torch::Device>& devices() const { return placement_.devices; }
-  int rank() const { return placement_.rank; }
-  int world_size() const { return placement_.world_size; }
+  const std::vector<torch::Device>& devices() const { return assignment_.devices; }
+  int rank() const { return assignment_.rank; }
+  int world_size() const { return assignment_.world_size; }
   /// The ranks of a DDP run, for collectives of your own; nullptr in a single process.
-  Communicator* communicator() const { return placement_.communicator.get(); }
+  Communicator* communicator() const { return assignment_.communicator.get(); }
   const Json& args() const { return args_; }
 
   /// Set by the runtime before init().
-  void place(const RunPlacement& placement, const Json& args);
+  void place(const DeviceAssignment& assignment, const Json& args);
 
   using ModuleList = std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>>;
   using OptimizerList = std::vector<std::pair<std::string, std::shared_ptr<torch::optim::Optimizer>>>;
-  using SchedulerList = std::vector<std::pair<std::string, std::shared_ptr<Scheduler>>>;
+  using LrSchedulerList = std::vector<std::pair<std::string, std::shared_ptr<LrScheduler>>>;
   const ModuleList& modules() const { return modules_; }
   const OptimizerList& optimizers() const { return optimizers_; }
-  const SchedulerList& schedulers() const { return schedulers_; }
+  const LrSchedulerList& lr_schedulers() const { return lr_schedulers_; }
 
  private:
-  RunPlacement placement_;
+  DeviceAssignment assignment_;
   Json args_ = Json::object();
   ModuleList modules_;
   OptimizerList optimizers_;
-  SchedulerList schedulers_;
+  LrSchedulerList lr_schedulers_;
 };
 
 Registry<Runner>& runner_registry();

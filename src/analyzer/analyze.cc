@@ -1,4 +1,4 @@
-#include "worker/analyze.h"
+#include "analyzer/analyze.h"
 
 #include <unistd.h>
 
@@ -7,10 +7,11 @@
 #include <iostream>
 
 #include "analyzer/command_channel.h"
+#include "analyzer/script_compiler.h"
+#include "dlnest/save_package.h"
 #include "env/path.h"
 #include "sdk/analyzer.h"
-#include "worker/plugin_loader.h"
-#include "worker/script_compiler.h"
+#include "sdk/plugin_loader.h"
 
 namespace dlnest {
 namespace {
@@ -58,7 +59,7 @@ int run_analyzer(const AnalyzeOptions& options) {
   }
   const ScriptCompiler compiler(std::move(toolchain).value(),
                                 path::join(options.package_dir, ".dlnest/scripts"));
-  Status s = load_plugin(path::join(options.package_dir, "dlnest_plugin.so"));
+  Status s = load_plugin(path::join(options.package_dir, SavePackage::kPluginFile));
   if (!s.is_ok()) {
     report_error(s);
     return 1;

@@ -1,4 +1,4 @@
-#include "worker/script_compiler.h"
+#include "analyzer/script_compiler.h"
 
 #include <dlfcn.h>
 #include <sys/stat.h>

@@ -6,7 +6,7 @@
 #include <cstdlib>
 
 #include "dlnest/env.h"
-#include "state/state_store.h"
+#include "env/state_dir.h"
 
 namespace dlnest {
 

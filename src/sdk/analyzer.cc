@@ -48,9 +48,9 @@ class Session : public AnalysisSession {
     DLNEST_ASSIGN_OR_RETURN(runner_, make_named(runner_registry(), args_, "runner_name"));
     DLNEST_ASSIGN_OR_RETURN(dataset_, make_named(dataset_registry(), args_, "dataset_name"));
     DLNEST_ASSIGN_OR_RETURN(life_cycle_, make_named(life_cycle_registry(), args_, "life_cycle_name"));
-    RunPlacement placement;
-    placement.device = device_;
-    runner_->place(placement, args_);
+    DeviceAssignment assignment;
+    assignment.device = device_;
+    runner_->place(assignment, args_);
     life_cycle_->attach(runner_.get(), dataset_.get(), &args_);
     DLNEST_RETURN_IF_ERROR(guarded("Dataset::init", [&] { parts_ = dataset_->init(args_); }));
     if (parts_.train) parts_.train->set_device(device_);

@@ -102,7 +102,7 @@ Status write_checkpoint(WritableFile& out, const Runner& runner, const Dataset& 
   archive.write("modules", modules);
   write_optimizers(archive, runner);
   torch::serialize::OutputArchive schedulers;
-  for (const auto& [name, scheduler] : runner.schedulers()) {
+  for (const auto& [name, scheduler] : runner.lr_schedulers()) {
     schedulers.write(name, c10::IValue(scheduler->steps()));
   }
   archive.write("schedulers", schedulers);
@@ -138,7 +138,7 @@ TrainProgress read_checkpoint(const std::string& file, const torch::Device& devi
   }
   torch::serialize::InputArchive schedulers;
   archive.read("schedulers", schedulers);
-  for (const auto& [name, scheduler] : runner.schedulers()) {
+  for (const auto& [name, scheduler] : runner.lr_schedulers()) {
     c10::IValue steps;
     schedulers.read(name, steps);
     scheduler->fast_forward(steps.toInt());

@@ -1,6 +1,6 @@
 // The content of a training checkpoint: registered modules, optimizers (with their learning
-// rates) and schedulers, the runner / dataset / life cycle state, the log, the finished epoch and
-// the RNG states. Written through the checkpoint store's FileWriter; read onto any device.
+// rates) and LR schedulers, the runner / dataset / life cycle state, the log, the finished epoch
+// and the RNG states. Written through the checkpoint store's FileWriter; read onto any device.
 // The layout is documented in docs/training.md.
 #pragma once
 

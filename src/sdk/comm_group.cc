@@ -1,4 +1,4 @@
-#include "sdk/process_group.h"
+#include "sdk/comm_group.h"
 
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <torch/version.h>
@@ -20,7 +20,7 @@ namespace dlnest {
 
 namespace {
 
-// libtorch 1.x's process groups derive from c10d::ProcessGroup; 2.x moved each backend's
+// libtorch 1.x's backends derive from c10d::ProcessGroup; 2.x moved each backend's
 // collectives to c10d::Backend. Construction and the collectives used here are the same.
 #if TORCH_VERSION_MAJOR >= 2
 using BackendBase = c10d::Backend;
@@ -81,7 +81,7 @@ bool is_loopback(const std::string& address) {
 
 #ifdef DLNEST_HAVE_GLOO
 c10::intrusive_ptr<BackendBase> make_gloo(const c10::intrusive_ptr<c10d::Store>& store,
-                                          const ProcessGroupOptions& options) {
+                                          const CommGroupOptions& options) {
   auto gloo = c10d::ProcessGroupGloo::Options::create(options.timeout);
   // Loopback for a single machine; otherwise GLOO_SOCKET_IFNAME's interface, as in PyTorch, or
   // the address this host's name resolves to.
@@ -99,7 +99,7 @@ c10::intrusive_ptr<BackendBase> make_gloo(const c10::intrusive_ptr<c10d::Store>&
 
 #ifdef DLNEST_HAVE_NCCL
 c10::intrusive_ptr<BackendBase> make_nccl(const c10::intrusive_ptr<c10d::Store>& store,
-                                          const ProcessGroupOptions& options) {
+                                          const CommGroupOptions& options) {
   // NCCL works on the current device: make it this rank's.
   c10::impl::getDeviceGuardImpl(options.device.type())->setDevice(options.device);
   auto nccl = c10d::ProcessGroupNCCL::Options::create();
@@ -109,7 +109,7 @@ c10::intrusive_ptr<BackendBase> make_nccl(const c10::intrusive_ptr<c10d::Store>&
 #endif
 
 Result<c10::intrusive_ptr<BackendBase>> make_group(const c10::intrusive_ptr<c10d::Store>& store,
-                                                   const ProcessGroupOptions& options) {
+                                                   const CommGroupOptions& options) {
   if (options.device.is_cuda()) {
 #ifdef DLNEST_HAVE_NCCL
     return make_nccl(store, options);
@@ -140,7 +140,7 @@ bool has_backend_for(const torch::Device& device) {
   return false;
 }
 
-Result<std::shared_ptr<Communicator>> connect_process_group(const ProcessGroupOptions& options) {
+Result<std::shared_ptr<Communicator>> connect_comm_group(const CommGroupOptions& options) {
   if (options.world_size < 1 || options.rank < 0 || options.rank >= options.world_size) {
     return Status::invalid_argument("rank " + std::to_string(options.rank) + " of world size " +
                                     std::to_string(options.world_size) + " is out of range");

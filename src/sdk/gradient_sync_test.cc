@@ -7,7 +7,7 @@
 #include <cstdlib>
 
 #include "dlnest/runner.h"
-#include "sdk/process_group.h"
+#include "sdk/comm_group.h"
 #include "worker/launcher.h"
 
 namespace dlnest {
@@ -37,12 +37,12 @@ void on_two_ranks(Body&& body) {
   } else {
     port = std::atoi(std::getenv(kPortVariable));
   }
-  ProcessGroupOptions options;
+  CommGroupOptions options;
   options.rank = rank;
   options.world_size = 2;
   options.master_port = port;
   options.timeout = std::chrono::seconds(60);
-  Result<std::shared_ptr<Communicator>> comm = connect_process_group(options);
+  Result<std::shared_ptr<Communicator>> comm = connect_comm_group(options);
   ASSERT_TRUE(comm.is_ok()) << comm.status().message();
   body(**comm);
   (*comm)->barrier();
@@ -103,11 +103,11 @@ TEST(GradientSync, RunnerBackwardAveragesAndReducesOverTheRanks) {
   on_two_ranks([](Communicator& comm) {
     const double r = comm.rank();
     TwoLayers runner;
-    RunPlacement placement;
-    placement.rank = comm.rank();
-    placement.world_size = 2;
-    placement.communicator = std::shared_ptr<Communicator>(&comm, [](Communicator*) {});
-    runner.place(placement, Json::object());
+    DeviceAssignment assignment;
+    assignment.rank = comm.rank();
+    assignment.world_size = 2;
+    assignment.communicator = std::shared_ptr<Communicator>(&comm, [](Communicator*) {});
+    runner.place(assignment, Json::object());
     runner.init({}, {});
     {
       torch::NoGradGuard no_grad;

@@ -1,4 +1,4 @@
-#include "worker/plugin_loader.h"
+#include "sdk/plugin_loader.h"
 
 #include <dlfcn.h>
 #include <torch/version.h>

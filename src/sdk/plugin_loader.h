@@ -1,4 +1,5 @@
-// Loading a project plugin (the shared object a project builds) into the worker.
+// Loading a project plugin (the shared object a project builds) into the process that trains or
+// analyzes it.
 #pragma once
 
 #include <string>

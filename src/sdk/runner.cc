@@ -7,7 +7,7 @@
 
 namespace dlnest {
 
-void Scheduler::fast_forward(int64_t steps) {
+void LrScheduler::fast_forward(int64_t steps) {
   for (int64_t i = 0; i < steps; ++i) step();
 }
 
@@ -15,10 +15,10 @@ void Runner::visualize(int, int, Json&) {}
 void Runner::validate_a_batch(Batch&, int) {}
 void Runner::validation_analyze(Json&) {}
 
-std::shared_ptr<Scheduler> Runner::register_scheduler(
+std::shared_ptr<LrScheduler> Runner::register_lr_scheduler(
     const std::string& name, std::shared_ptr<torch::optim::LRScheduler> scheduler) {
-  auto counted = std::make_shared<Scheduler>(std::move(scheduler));
-  schedulers_.emplace_back(name, counted);
+  auto counted = std::make_shared<LrScheduler>(std::move(scheduler));
+  lr_schedulers_.emplace_back(name, counted);
   return counted;
 }
 
@@ -75,9 +75,9 @@ torch::Tensor Runner::reduce_mean(const torch::Tensor& value) const {
   return reduce_sum(value) / world_size();
 }
 
-void Runner::place(const RunPlacement& placement, const Json& args) {
-  placement_ = placement;
-  if (placement_.devices.empty()) placement_.devices = {placement_.device};
+void Runner::place(const DeviceAssignment& assignment, const Json& args) {
+  assignment_ = assignment;
+  if (assignment_.devices.empty()) assignment_.devices = {assignment_.device};
   args_ = args;
 }
 

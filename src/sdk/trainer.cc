@@ -7,8 +7,8 @@
 #include "dlnest/save_package.h"
 #include "env/path.h"
 #include "sdk/checkpoint_io.h"
+#include "sdk/comm_group.h"
 #include "sdk/gradient_sync.h"
-#include "sdk/process_group.h"
 
 namespace dlnest {
 
@@ -93,20 +93,20 @@ uint64_t rank_seed(uint64_t seed, int rank, int epoch) {
 
 class TrainLoop {
  public:
-  TrainLoop(SavePackage& package, const TrainRequest& request, RunPlacement placement)
+  TrainLoop(SavePackage& package, const TrainRequest& request, DeviceAssignment assignment)
       : package_(package),
         request_(request),
         args_(package.args()),
-        device_(placement.device),
-        placement_(std::move(placement)),
-        comm_(placement_.communicator.get()),
-        lead_(placement_.rank == 0) {}
+        device_(assignment.device),
+        assignment_(std::move(assignment)),
+        comm_(assignment_.communicator.get()),
+        lead_(assignment_.rank == 0) {}
 
   void run(const std::optional<std::string>& checkpoint) {
     runner_ = make(runner_registry(), args_, "runner_name");
     dataset_ = make(dataset_registry(), args_, "dataset_name");
     life_cycle_ = make(life_cycle_registry(), args_, "life_cycle_name");
-    runner_->place(placement_, args_);
+    runner_->place(assignment_, args_);
     life_cycle_->attach(runner_.get(), dataset_.get(), &args_);
     stage(Stage::kAll, -1, -1, [&] {
       stage(Stage::kDatasetInit, -1, -1, [&] { parts_ = dataset_->init(args_); });
@@ -145,8 +145,8 @@ class TrainLoop {
 
   /// Every rank starts from rank 0's parameters and buffers, and sees its shard of the data.
   void distribute() {
-    parts_.train->set_shard(placement_.rank, placement_.world_size);
-    if (parts_.validation) parts_.validation->set_shard(placement_.rank, placement_.world_size);
+    parts_.train->set_shard(assignment_.rank, assignment_.world_size);
+    if (parts_.validation) parts_.validation->set_shard(assignment_.rank, assignment_.world_size);
     std::vector<torch::Tensor> state;
     for (const auto& [name, module] : runner_->modules()) {
       for (const torch::Tensor& t : module->parameters()) state.push_back(t);
@@ -175,7 +175,7 @@ class TrainLoop {
     const uint64_t seed = args_.value("seed", uint64_t{0});
     for (int epoch = finished_epoch_ + 1;; ++epoch) {
       const auto start = std::chrono::steady_clock::now();
-      if (comm_ != nullptr) torch::manual_seed(rank_seed(seed, placement_.rank, epoch));
+      if (comm_ != nullptr) torch::manual_seed(rank_seed(seed, assignment_.rank, epoch));
       stage(Stage::kOneEpoch, epoch, -1, [&] { one_epoch(epoch); });
       if (request_.on_epoch_end) request_.on_epoch_end();
       const std::string label = "epoch " + std::to_string(epoch) + ": LifeCycle::";
@@ -250,7 +250,7 @@ class TrainLoop {
   }
 
   void append_metrics(int epoch, double seconds) {
-    std::ofstream out(path::join(package_.root(), "metrics.jsonl"), std::ios::app);
+    std::ofstream out(path::join(package_.root(), SavePackage::kMetricsFile), std::ios::app);
     out << metrics_line(epoch, seconds, log_).dump() << "\n";
   }
 
@@ -258,7 +258,7 @@ class TrainLoop {
   const TrainRequest& request_;
   const Json args_;
   const torch::Device device_;
-  const RunPlacement placement_;
+  const DeviceAssignment assignment_;
   Communicator* const comm_;  // nullptr in a single process
   const bool lead_;           // rank 0: visualises, saves, writes metrics.jsonl
   std::unique_ptr<Runner> runner_;
@@ -281,27 +281,27 @@ Result<torch::Device> parse_device(const std::string& text) {
   }
 }
 
-/// The task's devices and, under DDP, its process group.
-Result<RunPlacement> place(const TrainRequest& request) {
-  RunPlacement placement;
-  DLNEST_ASSIGN_OR_RETURN(placement.device, parse_device(request.device));
+/// The task's devices and, under DDP, its communication group.
+Result<DeviceAssignment> assign_devices(const TrainRequest& request) {
+  DeviceAssignment assignment;
+  DLNEST_ASSIGN_OR_RETURN(assignment.device, parse_device(request.device));
   for (const std::string& text : request.devices) {
     DLNEST_ASSIGN_OR_RETURN(torch::Device device, parse_device(text));
-    placement.devices.push_back(device);
+    assignment.devices.push_back(device);
   }
   const DistributedRank& d = request.distributed;
-  placement.rank = d.rank;
-  placement.world_size = d.world_size;
-  if (d.world_size == 1) return placement;
-  ProcessGroupOptions options;
+  assignment.rank = d.rank;
+  assignment.world_size = d.world_size;
+  if (d.world_size == 1) return assignment;
+  CommGroupOptions options;
   options.rank = d.rank;
   options.world_size = d.world_size;
   options.master_addr = d.master_addr;
   options.master_port = d.master_port;
-  options.device = placement.device;
+  options.device = assignment.device;
   options.timeout = std::chrono::milliseconds(static_cast<int64_t>(d.timeout_s * 1000));
-  DLNEST_ASSIGN_OR_RETURN(placement.communicator, connect_process_group(options));
-  return placement;
+  DLNEST_ASSIGN_OR_RETURN(assignment.communicator, connect_comm_group(options));
+  return assignment;
 }
 
 }  // namespace
@@ -319,10 +319,10 @@ Status run_training(const TrainRequest& request) {
     if (!file.is_ok()) return file.status().with_context("cannot continue");
     checkpoint = *file;
   }
-  DLNEST_ASSIGN_OR_RETURN(RunPlacement placement, place(request));
+  DLNEST_ASSIGN_OR_RETURN(DeviceAssignment assignment, assign_devices(request));
   torch::manual_seed(package->args().value("seed", uint64_t{0}));
   try {
-    TrainLoop loop(*package, request, std::move(placement));
+    TrainLoop loop(*package, request, std::move(assignment));
     loop.run(checkpoint);
   } catch (const StageError& e) {
     return Status::failed_precondition(e.what());

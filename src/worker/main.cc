@@ -13,9 +13,9 @@
 #include <iostream>
 
 #include "dlnest/env.h"
+#include "analyzer/analyze.h"
+#include "analyzer/script_compiler.h"
 #include "env/path.h"
-#include "worker/analyze.h"
-#include "worker/script_compiler.h"
 #include "worker/train_command.h"
 
 namespace {

@@ -8,9 +8,9 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "sdk/plugin_loader.h"
 #include "worker/launcher.h"
 #include "worker/output.h"
-#include "worker/plugin_loader.h"
 #include "worker/progress.h"
 
 namespace dlnest {

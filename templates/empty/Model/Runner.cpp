@@ -27,7 +27,7 @@ class Runner : public dlnest::Runner {
     return {{"loss", 0.0}, {"mean_loss", 0.0}, {"val_loss", Json::array()}};
   }
 
-  /// Registered optimizers (and schedulers, see register_scheduler) are checkpointed too.
+  /// Registered optimizers (and LR schedulers, see register_lr_scheduler) are checkpointed too.
   void init_optimizer() override {
     optimizer_ = register_optimizer(
         "adam", std::make_shared<torch::optim::Adam>(

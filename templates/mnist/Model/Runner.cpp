@@ -31,14 +31,14 @@ class Runner : public dlnest::Runner {
     return {{"loss", 0.0}, {"mean_loss", 0.0}, {"lr", 0.0}, {"acc", Json::array()}};
   }
 
-  /// Registered optimizers and schedulers are checkpointed too, so a continued run resumes with
+  /// Registered optimizers and LR schedulers are checkpointed too, so a continued run resumes with
   /// the same Adam state and learning rate.
   void init_optimizer() override {
     const Json& a = args();
     optimizer_ = register_optimizer(
         "adam", std::make_shared<torch::optim::Adam>(
                     model_->parameters(), torch::optim::AdamOptions(a.value("lr", 1e-3))));
-    scheduler_ = register_scheduler(
+    scheduler_ = register_lr_scheduler(
         "step_lr", std::make_shared<torch::optim::StepLR>(
                        *optimizer_, a.value("lr_step_epochs", 2u), a.value("lr_gamma", 0.5)));
   }
@@ -92,7 +92,7 @@ class Runner : public dlnest::Runner {
  private:
   MNISTCNN model_{nullptr};
   std::shared_ptr<torch::optim::Adam> optimizer_;
-  std::shared_ptr<dlnest::Scheduler> scheduler_;
+  std::shared_ptr<dlnest::LrScheduler> scheduler_;
   int epoch_ = 0;        ///< the epoch being trained, for the accuracy line
   int64_t correct_ = 0;  ///< correct predictions of the current validation
   int64_t total_ = 0;    ///< samples of the current validation

@@ -53,7 +53,7 @@ class ToyRunner : public dlnest::Runner {
     optimizer_ = register_optimizer(
         "sgd", std::make_shared<torch::optim::SGD>(net_->parameters(),
                                                    torch::optim::SGDOptions(0.1).momentum(0.9)));
-    scheduler_ = register_scheduler(
+    scheduler_ = register_lr_scheduler(
         "step", std::make_shared<torch::optim::StepLR>(*optimizer_, 5, 0.5));
   }
   dlnest::Json init_log() override { return {{"loss", dlnest::Json::array()}, {"acc", dlnest::Json::array()}}; }
@@ -83,7 +83,7 @@ class ToyRunner : public dlnest::Runner {
  private:
   torch::nn::Sequential net_{nullptr};
   std::shared_ptr<torch::optim::SGD> optimizer_;
-  std::shared_ptr<dlnest::Scheduler> scheduler_;
+  std::shared_ptr<dlnest::LrScheduler> scheduler_;
   int64_t correct_ = 0;
   int64_t total_ = 0;
 };
