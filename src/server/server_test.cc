@@ -1,5 +1,7 @@
 // The server through its HTTP API, with real workers training the empty template: the task life
 // cycle, deletion, restarts, adoption by a new server, the token, and bad requests of every kind.
+#include "server/server.h"
+
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
@@ -16,7 +18,6 @@
 #include "dlnest/save_package.h"
 #include "env/path.h"
 #include "project/project_builder.h"
-#include "server/server.h"
 #include "supervisor/proc_stat.h"
 #include "supervisor/supervisor.h"
 #include "testing/temp_dir.h"
@@ -96,7 +97,8 @@ class ServerTest : public ::testing::Test {
 
   /// Submits a CPU training of the project; returns its id.
   std::string submit(const char* freq_name, httplib::Params extra = {}) {
-    httplib::Params p = {{"config_path", config()}, {"freq_path", freq(freq_name)}, {"CPU", "True"}};
+    httplib::Params p = {
+        {"config_path", config()}, {"freq_path", freq(freq_name)}, {"CPU", "True"}};
     p.insert(extra.begin(), extra.end());
     const Json reply = post("/run_train", p);
     EXPECT_EQ(reply.value("status", ""), "success") << reply;
@@ -105,8 +107,9 @@ class ServerTest : public ::testing::Test {
 
   Json task(const std::string& id) { return get("/get_task", {{"task_ID", id}})["info"]; }
 
-  /// Waits until task `id` is in `state` (or `timeout_s` passed); returns its info.
-  Json wait_state(const std::string& id, const std::string& state, double timeout_s = 120) {
+  /// Waits until task `id` is in `state` (or `timeout_s` passed); returns its info. The default
+  /// leaves room for the build stage of a new training on a busy machine.
+  Json wait_state(const std::string& id, const std::string& state, double timeout_s = 600) {
     const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
     Json info;
     while (Clock::now() < deadline) {
@@ -115,6 +118,19 @@ class ServerTest : public ::testing::Test {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     ADD_FAILURE() << id << " never became " << state << ": " << info.dump();
+    return info;
+  }
+
+  /// Waits until the build stage of task `id` is over (it waits for devices or runs).
+  Json wait_built(const std::string& id, double timeout_s = 600) {
+    const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
+    Json info;
+    while (Clock::now() < deadline) {
+      info = task(id);
+      if (!info.value("needs_build", true)) return info;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ADD_FAILURE() << id << " was never built: " << info.dump();
     return info;
   }
 
@@ -165,7 +181,8 @@ TEST_F(ServerTest, TrainsAProjectToFinishedAndKeepsItInTheHistory) {
   EXPECT_NE(text.find("[Run train] " + id), std::string::npos) << text;
   EXPECT_NE(text.find("[Start task] " + id), std::string::npos) << text;
   EXPECT_NE(text.find("[Finished] " + id), std::string::npos) << text;
-  const Json rest = get("/get_DLNest_output", {{"offset", std::to_string(log["next_offset"].get<int64_t>())}});
+  const Json rest =
+      get("/get_DLNest_output", {{"offset", std::to_string(log["next_offset"].get<int64_t>())}});
   EXPECT_EQ(rest["text"], "");
   const Json styled = get("/get_DLNest_output", {{"styled", "True"}});
   ASSERT_TRUE(styled["text"].is_array());
@@ -181,6 +198,7 @@ TEST_F(ServerTest, DeletesPendingAndRunningTasksAndLeavesNoProcess) {
   ASSERT_NO_FATAL_FAILURE(serve(options));
   const std::string pending = queue_waiting_task();
   ASSERT_FALSE(pending.empty());
+  wait_built(pending);
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
   EXPECT_EQ(task(pending)["status"], "Pending");
   EXPECT_EQ(post("/del_task", {{"task_ID", pending}})["status"], "success");
@@ -290,7 +308,8 @@ TEST_F(ServerTest, AFailedTaskIsRestartedFromItsLatestCheckpoint) {
   const auto out_deadline = Clock::now() + std::chrono::seconds(30);
   std::string text;
   while (Clock::now() < out_deadline && text.find("continuing from") == std::string::npos) {
-    text = get("/get_task_output", {{"task_ID", id}, {"offset", "0"}, {"max_bytes", "4000000"}})["text"];
+    text = get("/get_task_output",
+               {{"task_ID", id}, {"offset", "0"}, {"max_bytes", "4000000"}})["text"];
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_NE(text.find("continuing from the latest checkpoint"), std::string::npos) << text;
@@ -298,6 +317,74 @@ TEST_F(ServerTest, AFailedTaskIsRestartedFromItsLatestCheckpoint) {
   ASSERT_EQ(::kill(now["pid"].get<int>(), SIGKILL), 0);
   const Json failed = wait_state(id, "Failed", 30);
   EXPECT_EQ(failed["restarts"], 1);
+}
+
+TEST_F(ServerTest, ANewTrainingIsQueuedAtOnceAndBuiltAsItsFirstStage) {
+  ASSERT_NO_FATAL_FAILURE(serve());
+  // A project of its own: its first build is cold (tens of seconds).
+  const std::string project = state_.file("fresh");
+  ASSERT_TRUE(create_project(project, /*mnist=*/false).is_ok());
+  const auto before = Clock::now();
+  const Json reply = post("/run_train", {{"config_path", path::join(project, "root_config.json")},
+                                         {"freq_path", freq("quick.json")},
+                                         {"CPU", "True"}});
+  const auto answered = Clock::now() - before;
+  ASSERT_EQ(reply["status"], "success") << reply;
+  EXPECT_LT(answered, std::chrono::seconds(5)) << "the submit waited for the build";
+  const std::string id = reply["task_ID"];
+  const Json building = wait_state(id, "Building", 30);
+  EXPECT_TRUE(building["needs_build"].get<bool>());
+  // The compiler's output is the task's output as it happens.
+  const auto deadline = Clock::now() + std::chrono::seconds(300);
+  std::string text;
+  while (Clock::now() < deadline && text.find("[build]") == std::string::npos) {
+    text = get("/get_task_output", {{"task_ID", id}, {"offset", "0"}})["text"];
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_NE(text.find("[build]"), std::string::npos) << text;
+  const Json info = wait_state(id, "Finished");
+  EXPECT_FALSE(info["needs_build"].get<bool>());
+  const std::string log = get("/get_DLNest_output")["text"];
+  EXPECT_NE(log.find("[Build] " + id), std::string::npos) << log;
+  EXPECT_NE(log.find("[Built] " + id), std::string::npos) << log;
+}
+
+TEST_F(ServerTest, ACompileErrorFailsTheTaskWithTheCompilersFirstErrorLine) {
+  ASSERT_NO_FATAL_FAILURE(serve());
+  const std::string project = state_.file("broken");
+  ASSERT_TRUE(create_project(project, /*mnist=*/false).is_ok());
+  std::ofstream(path::join(project, "Model/Runner.cpp"), std::ios::app) << "\nint broken = ;\n";
+  const std::string id =
+      post("/run_train",
+           {{"config_path", path::join(project, "root_config.json")}, {"CPU", "True"}})["task_ID"];
+  const Json info = wait_state(id, "Failed");
+  const std::string error = info["error"];
+  EXPECT_EQ(error.rfind("build failed: ", 0), 0u) << error;
+  EXPECT_NE(error.find("Runner.cpp"), std::string::npos) << error;
+  EXPECT_NE(error.find("error:"), std::string::npos) << error;
+  EXPECT_EQ(error.find('\n'), std::string::npos) << error;  // one line
+}
+
+TEST_F(ServerTest, DeletingABuildingTaskEndsItsCompilers) {
+  ASSERT_NO_FATAL_FAILURE(serve());
+  const std::string project = state_.file("slow");
+  ASSERT_TRUE(create_project(project, /*mnist=*/false).is_ok());
+  const std::string id =
+      post("/run_train",
+           {{"config_path", path::join(project, "root_config.json")}, {"CPU", "True"}})["task_ID"];
+  const int pid = wait_state(id, "Building", 30)["pid"];
+  // Wait until a compiler runs in the task's session (in a process group of its own).
+  const auto deadline = Clock::now() + std::chrono::seconds(120);
+  bool compiling = false;
+  while (Clock::now() < deadline && !compiling) {
+    for (const ProcStat& p : list_session(pid)) compiling = compiling || p.pgrp != pid;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(compiling) << "no compiler was seen";
+  ASSERT_EQ(post("/del_task", {{"task_ID", id}})["status"], "success");
+  const Json killed = wait_state(id, "Killed", 30);
+  EXPECT_NE(killed["error"].get<std::string>().find("deleted"), std::string::npos) << killed;
+  EXPECT_TRUE(list_session(pid).empty()) << "a process of the build survived";
 }
 
 TEST_F(ServerTest, ANewServerAdoptsTheTasksOfTheOldOne) {
@@ -380,25 +467,61 @@ TEST_F(ServerTest, BadRequestsGetClearErrorsAndTheServerStaysUp) {
   const std::vector<Case> cases = {
       {"POST", "/run_train", {}, "Missing argument config_path"},
       {"POST", "/run_train", {{"config_path", nowhere}}, "no/such/config.json"},
-      {"POST", "/run_train", {{"config_path", config()}, {"CPU", "yes"}}, "CPU: expected True or False, got 'yes'"},
-      {"POST", "/run_train", {{"config_path", config()}, {"memory_consumption", "lots"}}, "memory_consumption: expected an integer, got 'lots'"},
-      {"POST", "/run_train", {{"config_path", config()}, {"memory_consumption", "99999999999999999999"}}, "memory_consumption: expected an integer"},
-      {"POST", "/run_train", {{"config_path", config()}, {"memory_consumption", "0"}}, "memory_consumption must be"},
+      {"POST",
+       "/run_train",
+       {{"config_path", config()}, {"CPU", "yes"}},
+       "CPU: expected True or False, got 'yes'"},
+      {"POST",
+       "/run_train",
+       {{"config_path", config()}, {"memory_consumption", "lots"}},
+       "memory_consumption: expected an integer, got 'lots'"},
+      {"POST",
+       "/run_train",
+       {{"config_path", config()}, {"memory_consumption", "99999999999999999999"}},
+       "memory_consumption: expected an integer"},
+      {"POST",
+       "/run_train",
+       {{"config_path", config()}, {"memory_consumption", "0"}},
+       "memory_consumption must be"},
       {"POST", "/run_train", {{"config_path", config()}, {"max_restarts", "-1"}}, "max_restarts"},
-      {"POST", "/run_train", {{"config_path", config()}, {"CPU", "True"}, {"nproc", "2"}}, "nproc applies to DDP tasks"},
-      {"POST", "/run_train", {{"config_path", config()}, {"DDP", "True"}, {"nproc", "2"}}, "nproc applies to CPU tasks"},
-      {"POST", "/run_train", {{"config_path", config()}, {"DDP", "True"}, {"CPU", "True"}, {"nproc", "-3"}}, "nproc must be between 1 and 1024"},
-      {"POST", "/continue_train", {{"record_path", project_}, {"nproc", "two"}}, "nproc: expected an integer, got 'two'"},
+      {"POST",
+       "/run_train",
+       {{"config_path", config()}, {"CPU", "True"}, {"nproc", "2"}},
+       "nproc applies to DDP tasks"},
+      {"POST",
+       "/run_train",
+       {{"config_path", config()}, {"DDP", "True"}, {"nproc", "2"}},
+       "nproc applies to CPU tasks"},
+      {"POST",
+       "/run_train",
+       {{"config_path", config()}, {"DDP", "True"}, {"CPU", "True"}, {"nproc", "-3"}},
+       "nproc must be between 1 and 1024"},
+      {"POST",
+       "/continue_train",
+       {{"record_path", project_}, {"nproc", "two"}},
+       "nproc: expected an integer, got 'two'"},
       {"POST", "/run_train", {{"config_path", "/etc/passwd"}}, "/etc/passwd"},
       {"POST", "/run_train", {{"config_path", "../../../../etc/shadow"}}, "shadow"},
       {"POST", "/continue_train", {}, "Missing argument record_path"},
       {"POST", "/continue_train", {{"record_path", "/nonexistent/save"}}, "/nonexistent/save"},
-      {"POST", "/continue_train", {{"record_path", project_}, {"checkpoint_ID", "x"}}, "checkpoint_ID: expected an integer, got 'x'"},
+      {"POST",
+       "/continue_train",
+       {{"record_path", project_}, {"checkpoint_ID", "x"}},
+       "checkpoint_ID: expected an integer, got 'x'"},
       {"POST", "/continue_train", {{"record_path", project_}}, "is not a DLNest save package"},
       {"POST", "/analyze", {}, "Missing argument record_path"},
-      {"POST", "/analyze", {{"record_path", "/nonexistent/save"}, {"CPU", "True"}}, "/nonexistent/save"},
-      {"POST", "/analyze", {{"record_path", project_}, {"checkpoint_ID", "last"}}, "checkpoint_ID: expected an integer, got 'last'"},
-      {"POST", "/run_exp", {{"task_ID", "A_0000.0000_0"}, {"command", "getAcc"}}, "unknown task A_0000.0000_0"},
+      {"POST",
+       "/analyze",
+       {{"record_path", "/nonexistent/save"}, {"CPU", "True"}},
+       "/nonexistent/save"},
+      {"POST",
+       "/analyze",
+       {{"record_path", project_}, {"checkpoint_ID", "last"}},
+       "checkpoint_ID: expected an integer, got 'last'"},
+      {"POST",
+       "/run_exp",
+       {{"task_ID", "A_0000.0000_0"}, {"command", "getAcc"}},
+       "unknown task A_0000.0000_0"},
       {"POST", "/run_exp", {{"task_ID", kept}, {"command", "getAcc"}}, "is a training task"},
       {"POST", "/run_exp", {{"task_ID", kept}}, "Missing argument command"},
       {"POST", "/del_task", {}, "Missing argument task_ID"},
@@ -406,14 +529,26 @@ TEST_F(ServerTest, BadRequestsGetClearErrorsAndTheServerStaysUp) {
       {"POST", "/del_task", {{"task_ID", std::string(1000, 'x')}}, "task_ID: not a task id"},
       {"POST", "/new_proj", {}, "Missing argument target_dir"},
       {"POST", "/new_proj", {{"target_dir", project_}}, "already exists"},
-      {"POST", "/new_proj", {{"target_dir", project_ + "/x"}, {"MNIST", "maybe"}}, "MNIST: expected True or False"},
+      {"POST",
+       "/new_proj",
+       {{"target_dir", project_ + "/x"}, {"MNIST", "maybe"}},
+       "MNIST: expected True or False"},
       {"POST", "/change_delay", {}, "Missing argument new_delay"},
-      {"POST", "/change_delay", {{"new_delay", "abc"}}, "new_delay: expected an integer, got 'abc'"},
+      {"POST",
+       "/change_delay",
+       {{"new_delay", "abc"}},
+       "new_delay: expected an integer, got 'abc'"},
       {"POST", "/change_delay", {{"new_delay", "-5"}}, "new_delay must be between"},
       {"POST", "/change_max_task_per_device", {}, "Missing argument new_max"},
-      {"POST", "/change_max_task_per_device", {{"new_max", "1.5"}}, "new_max: expected an integer, got '1.5'"},
+      {"POST",
+       "/change_max_task_per_device",
+       {{"new_max", "1.5"}},
+       "new_max: expected an integer, got '1.5'"},
       {"POST", "/change_max_task_per_device", {{"new_max", "0"}}, "new_max must be between"},
-      {"POST", "/change_devices", {{"new_devices_IDs", "gpu0"}}, "new_devices_IDs: expected an integer, got 'gpu0'"},
+      {"POST",
+       "/change_devices",
+       {{"new_devices_IDs", "gpu0"}},
+       "new_devices_IDs: expected an integer, got 'gpu0'"},
       {"POST", "/change_devices", {{"new_devices_IDs", "7"}}, "there is no device 7"},
       {"GET", "/get_analyze_output", {}, "Missing argument task_ID"},
       {"GET", "/get_analyze_output", {{"task_ID", "A_0000.0000_0"}}, "unknown task A_0000.0000_0"},
@@ -455,7 +590,8 @@ TEST_F(ServerTest, BadRequestsGetClearErrorsAndTheServerStaysUp) {
     EXPECT_EQ(Json::parse(res->body)["status"], "error") << p;
   }
   // Bodies: too large, malformed JSON, JSON that is not an object, JSON with wrong types.
-  auto res = client_->Post("/run_train", std::string(2 << 20, 'a'), "application/x-www-form-urlencoded");
+  auto res =
+      client_->Post("/run_train", std::string(2 << 20, 'a'), "application/x-www-form-urlencoded");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 413);
   res = client_->Post("/del_task", "{\"task_ID\": ", "application/json");
