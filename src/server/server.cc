@@ -34,6 +34,24 @@ constexpr size_t kMaxBody = 1 << 20;
 constexpr int64_t kDefaultOutputBytes = 64 * 1024;
 constexpr int64_t kMaxOutputBytes = 4 << 20;
 
+// cpp-httplib's connection limits (docs/server.md, "HTTP limits"). A connection holds one thread
+// of the pool from accept until it closes, busy or not; the timeouts bound how long a client that
+// stalls or idles keeps it.
+/// Threads serving connections: only this many stalled clients at once delay everyone else
+/// (cpp-httplib's default is one per core, at least 8).
+constexpr size_t kHttpThreads = 64;
+/// A connection that sends nothing for this long in the middle of a request is closed.
+constexpr time_t kReadTimeoutS = 5;
+/// A reply that the client does not take for this long is abandoned.
+constexpr time_t kWriteTimeoutS = 5;
+/// A connection idle for this long before its first or next request is closed.
+constexpr time_t kKeepAliveTimeoutS = 5;
+/// Requests over one keep-alive connection before the server closes it.
+constexpr size_t kKeepAliveMaxRequests = 100;
+/// Connections the kernel completes before the server accepts them. cpp-httplib listens with 5:
+/// a burst of clients then finds the queue full and waits a second for a SYN retransmit.
+constexpr int kListenBacklog = 128;
+
 std::string own_dir() {
   char buf[PATH_MAX];
   const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
@@ -138,11 +156,12 @@ class HttpServer : public Server {
     // A reply is written as two send() calls (headers, then body). With Nagle's algorithm the
     // body waits for the ACK of the headers, which a keep-alive client delays by 40 ms.
     http_.set_tcp_nodelay(true);
-    http_.set_read_timeout(10, 0);
-    http_.set_socket_options([](int sock) {
+    set_connection_limits();
+    http_.set_socket_options([this](int sock) {
       int yes = 1;
       ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
       ::fcntl(sock, F_SETFD, FD_CLOEXEC);
+      listen_fd_ = sock;  // the last socket tried is the one bound
     });
     http_.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
       if (!res.body.empty()) return;
@@ -173,7 +192,7 @@ class HttpServer : public Server {
       if (!http_.bind_to_port(options_.host, options_.port)) return bind_error();
       port_ = options_.port;
     }
-    return Status::ok();
+    return raise_backlog();
   }
 
   /// Serves the API over `manager` from a background thread.
@@ -216,6 +235,20 @@ class HttpServer : public Server {
   }
 
  private:
+  void set_connection_limits() {
+    http_.new_task_queue = [] { return new httplib::ThreadPool(kHttpThreads); };
+    http_.set_read_timeout(kReadTimeoutS, 0);
+    http_.set_write_timeout(kWriteTimeoutS, 0);
+    http_.set_keep_alive_timeout(kKeepAliveTimeoutS);
+    http_.set_keep_alive_max_count(kKeepAliveMaxRequests);
+  }
+
+  /// cpp-httplib has listened with its own backlog; listening again on the bound socket sets ours.
+  Status raise_backlog() {
+    if (::listen(listen_fd_, kListenBacklog) == 0) return Status::ok();
+    return Status::io_error("cannot listen on " + url() + ": " + std::strerror(errno));
+  }
+
   Status bind_error() {
     const int err = errno;
     std::string why = err == EADDRINUSE ? "address already in use (is another DLNest server running?)"
@@ -490,6 +523,7 @@ class HttpServer : public Server {
   std::map<std::string, Route> routes_;
   std::thread listener_;
   int port_ = 0;
+  int listen_fd_ = -1;  // owned by http_
   int lock_fd_ = -1;
 
   std::mutex mu_;
