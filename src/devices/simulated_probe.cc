@@ -15,7 +15,7 @@ std::string gpu_name(int index) {
 
 std::int64_t SimulatedProbe::Gpu::used_mb() const {
   std::int64_t used = 0;
-  for (const Placement& placement : placements) used += placement.mb;
+  for (const Holding& holding : holdings) used += holding.mb;
   return used;
 }
 
@@ -60,8 +60,8 @@ DeviceInfo SimulatedProbe::describe(int index, const Gpu& gpu) {
   info.free_mb = gpu.total_mb - info.used_mb;
   info.gpu_util = gpu.gpu_util;
   info.memory_util = gpu.memory_util;
-  for (const Placement& placement : gpu.placements) {
-    info.processes.push_back({placement.pid, placement.mb});
+  for (const Holding& holding : gpu.holdings) {
+    info.processes.push_back({holding.pid, holding.mb});
   }
   return info;
 }
@@ -77,17 +77,17 @@ Status SimulatedProbe::place(const std::string& task_id, int gpu, std::int64_t m
   if (target.broken) {
     return Status::failed_precondition(gpu_name(gpu) + " is broken: " + target.error);
   }
-  auto held = std::find_if(target.placements.begin(), target.placements.end(),
-                           [&](const Placement& p) { return p.task_id == task_id; });
-  const std::int64_t already = held == target.placements.end() ? 0 : held->mb;
+  auto held = std::find_if(target.holdings.begin(), target.holdings.end(),
+                           [&](const Holding& p) { return p.task_id == task_id; });
+  const std::int64_t already = held == target.holdings.end() ? 0 : held->mb;
   const std::int64_t free_mb = target.total_mb - target.used_mb() + already;
   if (mb > free_mb) {
     return Status::failed_precondition("out of memory: task " + task_id + " asks " +
                                        std::to_string(mb) + " MB on " + gpu_name(gpu) +
                                        ", which has " + std::to_string(free_mb) + " MB free");
   }
-  if (held == target.placements.end()) {
-    target.placements.push_back({task_id, mb, pid});
+  if (held == target.holdings.end()) {
+    target.holdings.push_back({task_id, mb, pid});
   } else {
     *held = {task_id, mb, pid};
   }
@@ -97,10 +97,10 @@ Status SimulatedProbe::place(const std::string& task_id, int gpu, std::int64_t m
 void SimulatedProbe::remove(const std::string& task_id) {
   std::lock_guard<std::mutex> lock(mu_);
   for (Gpu& gpu : gpus_) {
-    auto& placements = gpu.placements;
-    placements.erase(std::remove_if(placements.begin(), placements.end(),
-                                    [&](const Placement& p) { return p.task_id == task_id; }),
-                     placements.end());
+    auto& holdings = gpu.holdings;
+    holdings.erase(std::remove_if(holdings.begin(), holdings.end(),
+                                    [&](const Holding& p) { return p.task_id == task_id; }),
+                     holdings.end());
   }
 }
 

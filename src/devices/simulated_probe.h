@@ -39,14 +39,14 @@ class SimulatedProbe : public DeviceProbe {
   Status set_utilisation(int gpu, int gpu_percent, int memory_percent);
 
  private:
-  struct Placement {
+  struct Holding {
     std::string task_id;
     std::int64_t mb;
     int pid;
   };
   struct Gpu {
     std::int64_t total_mb = 0;
-    std::vector<Placement> placements;
+    std::vector<Holding> holdings;
     bool broken = false;
     std::string error;
     int gpu_util = 0;
