@@ -546,8 +546,10 @@ Result<std::unique_ptr<Server>> Server::start(const ServerOptions& given) {
   if (!options.quiet) {
     log->set_echo([](const std::string& text) { std::fprintf(stderr, "%s", text.c_str()); });
   }
-  DLNEST_ASSIGN_OR_RETURN(std::unique_ptr<DeviceProbe> probe,
-                          make_probe(ProbeSelection::from_environment(options.simulated_gpus)));
+  DLNEST_ASSIGN_OR_RETURN(
+      DeviceBackend devices,
+      make_device_backend(ProbeSelection::from_environment(options.simulated_gpus),
+                          std::make_unique<Supervisor>()));
   std::string token;
   DLNEST_RETURN_IF_ERROR(Env::default_env()->create_dirs(options.state_dir));
   if (!is_loopback(options.host)) {
@@ -560,9 +562,12 @@ Result<std::unique_ptr<Server>> Server::start(const ServerOptions& given) {
   DLNEST_RETURN_IF_ERROR(server->bind());
   TaskManagerOptions manager_options;
   manager_options.state_dir = options.state_dir;
-  manager_options.worker_path = options.worker_path;
-  manager_options.dlnest_cmake_dir = default_dlnest_cmake_dir();
-  manager_options.probe = std::move(probe);
+  manager_options.launch.worker_path = options.worker_path;
+  // The build stage runs `dlnest build-package`, installed next to the worker.
+  manager_options.launch.dlnest_path = path::join(path::parent(options.worker_path), "dlnest");
+  manager_options.launch.dlnest_cmake_dir = default_dlnest_cmake_dir();
+  manager_options.probe = std::move(devices.probe);
+  manager_options.runner = std::move(devices.runner);
   manager_options.delay_s = options.delay_s;
   manager_options.max_task_per_device = options.max_task_per_device;
   manager_options.end_tasks_on_exit = options.end_tasks_on_exit;
