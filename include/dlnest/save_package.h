@@ -46,9 +46,20 @@ struct PackageOptions {
 
 class SavePackage {
  public:
+  // The names inside a package (docs/save_package.md), spelled here once for every writer and
+  // reader. The checkpoint store owns its index and folder.
   static constexpr const char* kArgsFile = "args.json";
+  static constexpr const char* kIndexFile = CheckpointStore::kIndexFile;
+  static constexpr const char* kCheckpointsDir = CheckpointStore::kCheckpointDir;
+  static constexpr const char* kPluginFile = "dlnest_plugin.so";
+  static constexpr const char* kOutputFile = "_output.txt";
+  static constexpr const char* kMetricsFile = "metrics.jsonl";
+  static constexpr const char* kAnalyzeScriptsDir = "AnalyzeScripts";
   static constexpr const char* kNoSaveName = "NOSAVE";
   static constexpr const char* kDescPrefix = "_desc: ";
+  /// Rank `rank`'s output in a distributed run, "_output_<rank>.txt"; kOutputFile holds the
+  /// launcher's.
+  static std::string output_file_for_rank(int rank);
 
   /// Gives the package its arguments (`save_root` at least); nothing is written yet.
   explicit SavePackage(Json args, Env* env = Env::default_env());

@@ -50,9 +50,13 @@ void add_analyze(CLI::App& app, int& exit_code, const ClientOptions& client) {
             "tasks submitted to a server)"));
         return;
       }
-      exit_code = exec_worker({"analyze", "--package", path::absolute(*record), "--checkpoint",
-                               std::to_string(*checkpoint), "--script", path::absolute(*scripts),
-                               "--device", *gpu >= 0 ? "cuda:" + std::to_string(*gpu) : "cpu"});
+      WorkerInvocation w;
+      w.mode = WorkerInvocation::Mode::kAnalyze;
+      w.package_dir = path::absolute(*record);
+      w.checkpoint_id = *checkpoint;
+      w.script = path::absolute(*scripts);
+      if (*gpu >= 0) w.gpus = {*gpu};
+      exit_code = exec_worker(w);
       return;
     }
     ApiParams params = {{"record_path", path::absolute(*record)},

@@ -8,6 +8,7 @@
 
 #include "client/api_client.h"
 #include "dlnest/status.h"
+#include "task/worker_invocation.h"
 
 namespace dlnest::cli {
 
@@ -30,9 +31,9 @@ void add_build_command(CLI::App& app, int& exit_code);
 /// `dlnest server` and `dlnest local`.
 void add_server_commands(CLI::App& app, int& exit_code, const ClientOptions& client);
 
-/// Replaces this process with `dlnest-worker args...` (found beside this binary); returns only
-/// on failure, with the exit code.
-int exec_worker(const std::vector<std::string>& args);
+/// Replaces this process with `dlnest-worker` (found beside this binary) told `invocation`;
+/// returns only on failure, with the exit code.
+int exec_worker(const WorkerInvocation& invocation);
 
 /// Adds the options every client subcommand shares (--server, --token, --state-dir) to `app`.
 void add_client_options(CLI::App& app, ClientOptions& client);

@@ -5,6 +5,7 @@
 
 #include "dlnest/config.h"
 #include "dlnest/env.h"
+#include "dlnest/save_package.h"
 #include "env/path.h"
 #include "process/subprocess.h"
 #include "testing/temp_dir.h"
@@ -29,7 +30,8 @@ std::vector<Json> metrics_of(const std::string& project) {
   EXPECT_TRUE(packages.is_ok() && packages->size() == 1u);
   std::vector<Json> out;
   if (!packages.is_ok() || packages->empty()) return out;
-  std::ifstream in(path::join(path::join(project, "Saves/" + packages->front()), "metrics.jsonl"));
+  const std::string package = path::join(project, "Saves/" + packages->front());
+  std::ifstream in(path::join(package, SavePackage::kMetricsFile));
   for (std::string line; std::getline(in, line);) out.push_back(Json::parse(line));
   return out;
 }

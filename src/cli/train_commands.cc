@@ -12,6 +12,7 @@
 #include "dlnest/save_package.h"
 #include "env/path.h"
 #include "task/train_package.h"
+#include "task/worker_invocation.h"
 
 namespace dlnest::cli {
 
@@ -27,12 +28,6 @@ std::string own_dir() {
 struct DeviceFlags {
   bool cpu = false;
   std::vector<int> gpus;
-  std::string device() const { return gpus.empty() ? "cpu" : "cuda:" + std::to_string(gpus[0]); }
-  std::string device_list() const {
-    std::string out;
-    for (int g : gpus) out += (out.empty() ? "cuda:" : ",cuda:") + std::to_string(g);
-    return out;
-  }
 };
 
 void add_device_flags(CLI::App* cmd, DeviceFlags& flags) {
@@ -67,17 +62,16 @@ void add_server_flags(CLI::App* cmd, ServerFlags& flags) {
       ->check(CLI::NonNegativeNumber);
 }
 
-/// The worker's device flags of a foreground run.
-std::vector<std::string> worker_device_args(const DeviceFlags& device, const ServerFlags& flags) {
-  std::vector<std::string> args = {"--device", device.device()};
-  if (flags.ddp) {
-    args.push_back("--ddp");
-    if (!device.gpus.empty()) args.insert(args.end(), {"--devices", device.device_list()});
-    if (flags.nproc > 0) args.insert(args.end(), {"--nproc", std::to_string(flags.nproc)});
-  } else if (device.gpus.size() > 1) {
-    args.insert(args.end(), {"--devices", device.device_list()});
-  }
-  return args;
+/// The worker that trains `package` in this terminal.
+WorkerInvocation foreground_training(const std::string& package, const DeviceFlags& device,
+                                     const ServerFlags& flags) {
+  WorkerInvocation w;
+  w.package_dir = package;
+  w.foreground = true;
+  w.gpus = device.gpus;
+  w.ddp = flags.ddp;
+  if (flags.ddp) w.nproc = flags.nproc;
+  return w;
 }
 
 /// --gpu is for --foreground; -m, --mc and --max-restarts are for the server.
@@ -163,9 +157,7 @@ void add_run(CLI::App& app, int& exit_code, const ClientOptions& client) {
       return;
     }
     std::cout << "[dlnest] save package " << *package << std::endl;
-    std::vector<std::string> args = {"train", "--package", *package, "--foreground"};
-    for (std::string& a : worker_device_args(*device, *server)) args.push_back(std::move(a));
-    exit_code = exec_worker(args);
+    exit_code = exec_worker(foreground_training(*package, *device, *server));
   });
 }
 
@@ -208,11 +200,10 @@ void add_continue(CLI::App& app, int& exit_code, const ClientOptions& client) {
       exit_code = fail(s);
       return;
     }
-    std::vector<std::string> args = {"train",       "--package",    package->root(),
-                                     "--resume",    "--checkpoint", std::to_string(*checkpoint),
-                                     "--foreground"};
-    for (std::string& a : worker_device_args(*device, *server)) args.push_back(std::move(a));
-    exit_code = exec_worker(args);
+    WorkerInvocation w = foreground_training(package->root(), *device, *server);
+    w.resume = true;
+    w.checkpoint_id = *checkpoint;
+    exit_code = exec_worker(w);
   });
 }
 
@@ -237,9 +228,10 @@ void add_new(CLI::App& app, int& exit_code) {
 
 }  // namespace
 
-int exec_worker(const std::vector<std::string>& args) {
+int exec_worker(const WorkerInvocation& invocation) {
   const std::string worker = path::join(own_dir(), "dlnest-worker");
-  std::vector<char*> argv = {const_cast<char*>(worker.c_str())};
+  const std::vector<std::string> args = invocation.to_argv(worker);
+  std::vector<char*> argv;
   for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   std::cout.flush();

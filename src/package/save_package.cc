@@ -48,6 +48,12 @@ std::string package_relative(const std::string& absolute_file, const std::string
 
 }  // namespace
 
+std::string SavePackage::output_file_for_rank(int rank) {
+  std::string name = kOutputFile;
+  name.insert(name.rfind('.'), "_" + std::to_string(rank));
+  return name;
+}
+
 SavePackage::SavePackage(Json args, Env* env) : env_(env), args_(std::move(args)) {}
 
 SavePackage::SavePackage(LoadedConfig config, Env* env)
@@ -62,7 +68,7 @@ Result<SavePackage> SavePackage::from_config(const std::string& config_path,
 
 Result<SavePackage> SavePackage::open(const std::string& dir, Env* env) {
   if (!env->is_directory(dir)) return Status::not_found("save package " + dir + ": no such folder");
-  const std::string index = path::join(dir, CheckpointStore::kIndexFile);
+  const std::string index = path::join(dir, kIndexFile);
   const std::string args_file = path::join(dir, kArgsFile);
   for (const std::string& needed : {index, args_file}) {
     if (!env->file_exists(needed)) {
@@ -140,7 +146,7 @@ Status SavePackage::fill_folder(const PackageOptions& options) {
   if (!ckpt_args.is_ok()) return ckpt_args.status();
   auto store = CheckpointStore::open(env_, root_, *ckpt_args);
   if (!store.is_ok()) return store.status();
-  DLNEST_RETURN_IF_ERROR(env_->create_dirs(path::join(root_, CheckpointStore::kCheckpointDir)));
+  DLNEST_RETURN_IF_ERROR(env_->create_dirs(path::join(root_, kCheckpointsDir)));
   DLNEST_RETURN_IF_ERROR((*store)->flush_index());
   store_ = std::move(*store);
   args_ = std::move(args);

@@ -85,6 +85,20 @@ TEST_F(SavePackageTest, CreatesTheOriginalLayout) {
   EXPECT_EQ(package.description(), "first try");
 }
 
+// The names every writer and reader of a package takes from SavePackage are the documented
+// ones (docs/save_package.md): packages written by earlier versions stay readable.
+TEST(SavePackageLayoutTest, NamesAreTheDocumentedOnes) {
+  EXPECT_STREQ(SavePackage::kArgsFile, "args.json");
+  EXPECT_STREQ(SavePackage::kIndexFile, "_package.json");
+  EXPECT_STREQ(SavePackage::kCheckpointsDir, "Checkpoints");
+  EXPECT_STREQ(SavePackage::kPluginFile, "dlnest_plugin.so");
+  EXPECT_STREQ(SavePackage::kOutputFile, "_output.txt");
+  EXPECT_EQ(SavePackage::output_file_for_rank(0), "_output_0.txt");
+  EXPECT_EQ(SavePackage::output_file_for_rank(12), "_output_12.txt");
+  EXPECT_STREQ(SavePackage::kMetricsFile, "metrics.jsonl");
+  EXPECT_STREQ(SavePackage::kAnalyzeScriptsDir, "AnalyzeScripts");
+}
+
 TEST_F(SavePackageTest, ArgsJsonIsTheMergedArgsPointingAtThePackage) {
   SavePackage package = create();
   const Json written = Json::parse(read(package.root() + "/args.json"));

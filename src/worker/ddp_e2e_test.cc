@@ -39,8 +39,16 @@ size_t count_lines(const std::string& file) {
 
 /// The last line of a package's metrics.jsonl.
 Json last_metrics(const std::string& package) {
-  const std::string text = read(path::join(package, "metrics.jsonl"));
+  const std::string text = read(path::join(package, SavePackage::kMetricsFile));
   return Json::parse(text.substr(text.rfind('{')));
+}
+
+/// The file of checkpoint `id` in `package`, as the package names it.
+std::string checkpoint_file(const std::string& package, int id) {
+  auto opened = SavePackage::open(package);
+  Result<std::string> file = opened.is_ok() ? opened->checkpoint_path(id) : opened.status();
+  EXPECT_TRUE(file.is_ok()) << file.status().message();
+  return file.is_ok() ? *file : "";
 }
 
 /// Every tensor of `archive` (nested archives too), by its dotted path after `prefix`.
@@ -151,10 +159,7 @@ class DdpE2ETest : public ::testing::Test {
   /// Keeps a copy of the package's checkpoint `id` (a continue replaces it).
   static std::string keep(const std::string& package, int id, const std::string& name) {
     const std::string copy = dir_->file(name);
-    EXPECT_TRUE(copy_file(Env::default_env(),
-                          path::join(package, "Checkpoints/state_" + std::to_string(id) + ".ckpt"),
-                          copy)
-                    .is_ok());
+    EXPECT_TRUE(copy_file(Env::default_env(), checkpoint_file(package, id), copy).is_ok());
     return copy;
   }
 
@@ -171,20 +176,20 @@ TEST_F(DdpE2ETest, TwoRanksTrainLikeOneProcessWithTheDoubleBatch) {
   ASSERT_FALSE(single.empty());
   ASSERT_FALSE(ddp.empty());
   // 6 steps of SGD with momentum and a step schedule: the same weights up to float rounding.
-  expect_same_modules(path::join(single, "Checkpoints/state_1.ckpt"),
-                      path::join(ddp, "Checkpoints/state_1.ckpt"), 1e-5);
+  expect_same_modules(checkpoint_file(single, 1), checkpoint_file(ddp, 1), 1e-5);
   // Validation counts are summed over the ranks' shards: the accuracy of the whole set.
-  EXPECT_EQ(count_lines(path::join(ddp, "metrics.jsonl")), 2u) << "rank 0 alone writes metrics";
+  EXPECT_EQ(count_lines(path::join(ddp, SavePackage::kMetricsFile)), 2u)
+      << "rank 0 alone writes metrics";
   EXPECT_NEAR(last_metrics(ddp)["acc"].get<double>(), last_metrics(single)["acc"].get<double>(),
               1e-9);
   // Each rank has its output; rank 0's also reaches _output.txt with the launcher's lines.
   for (int rank : {0, 1}) {
-    const std::string out = read(path::join(ddp, "_output_" + std::to_string(rank) + ".txt"));
+    const std::string out = read(path::join(ddp, SavePackage::output_file_for_rank(rank)));
     EXPECT_NE(out.find("as rank " + std::to_string(rank) + " of 2"), std::string::npos) << out;
     EXPECT_NE(out.find("epoch 1 loss"), std::string::npos) << out;
     EXPECT_NE(out.find("[dlnest] finished"), std::string::npos) << out;
   }
-  const std::string launcher = read(path::join(ddp, "_output.txt"));
+  const std::string launcher = read(path::join(ddp, SavePackage::kOutputFile));
   EXPECT_NE(launcher.find("[dlnest] distributed training of " + ddp + ": ranks 0-1 of 2"),
             std::string::npos)
       << launcher;
@@ -192,7 +197,7 @@ TEST_F(DdpE2ETest, TwoRanksTrainLikeOneProcessWithTheDoubleBatch) {
   EXPECT_EQ(launcher.find("as rank 1 of 2"), std::string::npos) << launcher;
   EXPECT_NE(launcher.find("[dlnest] all ranks finished"), std::string::npos) << launcher;
   // The checkpoint holds the user's modules under their own names: no wrapper prefix.
-  for (const auto& [key, tensor] : module_tensors(path::join(ddp, "Checkpoints/state_1.ckpt"))) {
+  for (const auto& [key, tensor] : module_tensors(checkpoint_file(ddp, 1))) {
     EXPECT_EQ(key.rfind("net.", 0), 0u) << key;
   }
 }
@@ -208,21 +213,22 @@ TEST_F(DdpE2ETest, CheckpointsMoveBetweenDdpAndSingleProcessRuns) {
   ProcessResult r =
       dlnest({"continue", "-r", ddp, "-c", "0", "--foreground", "--ddp", "--cpu", "--nproc", "2"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  expect_same_modules(straight, path::join(ddp, "Checkpoints/state_1.ckpt"), 0);
+  expect_same_modules(straight, checkpoint_file(ddp, 1), 0);
 
   // The DDP checkpoint continues in one process, the single-process one under DDP.
   r = dlnest({"continue", "-r", ddp, "-c", "0", "--foreground"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(read(path::join(ddp, "_output.txt")).find("continuing from checkpoint 0"),
+  EXPECT_NE(read(path::join(ddp, SavePackage::kOutputFile)).find("continuing from checkpoint 0"),
             std::string::npos);
   r = dlnest(
       {"continue", "-r", single, "-c", "0", "--foreground", "--ddp", "--cpu", "--nproc", "2"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(read(path::join(single, "_output_1.txt")).find("continuing from checkpoint 0"),
+  EXPECT_NE(read(path::join(single, SavePackage::output_file_for_rank(1)))
+                .find("continuing from checkpoint 0"),
             std::string::npos);
   // Both kinds of checkpoint have the same layout.
-  const auto from_ddp = module_tensors(path::join(ddp, "Checkpoints/state_1.ckpt"));
-  const auto from_single = module_tensors(path::join(single, "Checkpoints/state_1.ckpt"));
+  const auto from_ddp = module_tensors(checkpoint_file(ddp, 1));
+  const auto from_single = module_tensors(checkpoint_file(single, 1));
   ASSERT_EQ(from_ddp.size(), from_single.size());
   for (const auto& [key, tensor] : from_ddp) EXPECT_TRUE(from_single.count(key)) << key;
 }
@@ -233,10 +239,10 @@ TEST_F(DdpE2ETest, AFailingRankEndsEveryRankPromptly) {
                                       {"TOY_FAIL_AT=ModelOneStep@1:1", "TOY_FAIL_RANK=1"});
   ASSERT_FALSE(package.empty());
   EXPECT_LT(Clock::now() - start, std::chrono::seconds(60));
-  EXPECT_NE(read(path::join(package, "_output_1.txt"))
+  EXPECT_NE(read(path::join(package, SavePackage::output_file_for_rank(1)))
                 .find("[dlnest] error: stage ModelOneStep (epoch 1, iter 1): injected failure"),
             std::string::npos);
-  const std::string launcher = read(path::join(package, "_output.txt"));
+  const std::string launcher = read(path::join(package, SavePackage::kOutputFile));
   EXPECT_NE(launcher.find("[dlnest] rank 1 failed (exit code 1; its output is in _output_1.txt)"),
             std::string::npos)
       << launcher;
@@ -264,11 +270,12 @@ TEST_F(DdpE2ETest, TwoNodesOnLocalhostFormOneRun) {
   other.join();
   EXPECT_EQ(first.exit_code, 0) << first.output;
   EXPECT_EQ(second.exit_code, 0) << second.output;
-  const std::string launchers = read(path::join(package, "_output.txt"));
+  const std::string launchers = read(path::join(package, SavePackage::kOutputFile));
   EXPECT_NE(launchers.find("ranks 0-0 of 2"), std::string::npos) << launchers;
   EXPECT_NE(launchers.find("ranks 1-1 of 2"), std::string::npos) << launchers;
-  EXPECT_NE(read(path::join(package, "_output_1.txt")).find("as rank 1 of 2"), std::string::npos);
-  expect_same_modules(straight, path::join(package, "Checkpoints/state_1.ckpt"), 0);
+  EXPECT_NE(read(path::join(package, SavePackage::output_file_for_rank(1))).find("as rank 1 of 2"),
+            std::string::npos);
+  expect_same_modules(straight, checkpoint_file(package, 1), 0);
 }
 
 }  // namespace

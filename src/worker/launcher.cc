@@ -16,6 +16,8 @@
 #include <cstdlib>
 #include <thread>
 
+#include "dlnest/save_package.h"
+
 extern char** environ;
 
 namespace dlnest {
@@ -213,6 +215,46 @@ Result<NodeLayout> node_layout_from_env(const EnvLookup& env, int nproc, int def
                                     "MASTER_PORT (rank 0's node and a free port on it)");
   }
   return layout;
+}
+
+WorkerInvocation rank_invocation(const WorkerInvocation& launcher, const NodeLayout& layout,
+                                 int local) {
+  WorkerInvocation w = launcher;
+  w.ddp = false;
+  w.nproc = 0;
+  w.exit_file.clear();
+  w.foreground = local == 0;
+  if (!launcher.gpus.empty()) {
+    w.gpus = {launcher.gpus.at(static_cast<size_t>(local))};
+  } else if (launcher.gpu_from_local_rank) {
+    w.gpu_from_local_rank = false;
+    w.gpus = {local};
+  }
+  w.rank = layout.global_rank(local);
+  w.world_size = layout.world_size();
+  w.master_addr = layout.master_addr;
+  w.master_port = layout.master_port;
+  return w;
+}
+
+std::vector<RankSpec> node_rank_specs(const WorkerInvocation& launcher, const NodeLayout& layout,
+                                      const std::string& worker_path) {
+  std::vector<RankSpec> ranks;
+  for (int local = 0; local < layout.nproc_per_node; ++local) {
+    const WorkerInvocation w = rank_invocation(launcher, layout, local);
+    RankSpec spec;
+    spec.rank = w.rank;
+    spec.output_file = SavePackage::output_file_for_rank(w.rank);
+    spec.argv = w.to_argv(worker_path);
+    spec.env = {{"RANK", std::to_string(w.rank)},
+                {"LOCAL_RANK", std::to_string(local)},
+                {"WORLD_SIZE", std::to_string(w.world_size)},
+                {"LOCAL_WORLD_SIZE", std::to_string(layout.nproc_per_node)},
+                {"MASTER_ADDR", w.master_addr},
+                {"MASTER_PORT", std::to_string(w.master_port)}};
+    ranks.push_back(std::move(spec));
+  }
+  return ranks;
 }
 
 int run_ranks(RankProcesses& processes, const std::vector<RankSpec>& ranks,

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "dlnest/status.h"
+#include "task/worker_invocation.h"
 
 namespace dlnest {
 
@@ -69,6 +70,18 @@ struct RankSpec {
   std::vector<std::string> argv;
   std::map<std::string, std::string> env;
 };
+
+/// Local rank `local` of the `--ddp` invocation `launcher` on `layout`: the launcher's package,
+/// checkpoint and collective timeout, its `local`-th GPU (the CPU when it has none) and the
+/// rendezvous. The node's first rank also writes to the launcher's output (_output.txt and, in
+/// the foreground, the terminal); no rank writes the launcher's exit file.
+WorkerInvocation rank_invocation(const WorkerInvocation& launcher, const NodeLayout& layout,
+                                 int local);
+
+/// This node's ranks: `worker_path` with each rank_invocation(), and torchrun's environment
+/// (RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT).
+std::vector<RankSpec> node_rank_specs(const WorkerInvocation& launcher, const NodeLayout& layout,
+                                      const std::string& worker_path);
 
 struct WatchOptions {
   /// After SIGTERM to the surviving ranks, how long to wait before SIGKILL.

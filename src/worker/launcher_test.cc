@@ -10,6 +10,8 @@
 #include <sstream>
 #include <thread>
 
+#include "dlnest/save_package.h"
+
 namespace dlnest {
 namespace {
 
@@ -87,7 +89,7 @@ std::vector<RankSpec> specs(int n) {
   for (int r = 0; r < n; ++r) {
     RankSpec spec;
     spec.rank = r;
-    spec.output_file = "_output_" + std::to_string(r) + ".txt";
+    spec.output_file = SavePackage::output_file_for_rank(r);
     spec.argv = {"/bin/worker", "--rank", std::to_string(r)};
     spec.env = {{"RANK", std::to_string(r)}};
     out.push_back(spec);
@@ -231,6 +233,77 @@ TEST(NodeLayout, ErrorsNameTheVariable) {
                 .message()
                 .find("needs MASTER_ADDR and MASTER_PORT"),
             std::string::npos);
+}
+
+/// A rank's command line as the worker reads it.
+WorkerInvocation parsed(const RankSpec& spec) {
+  EXPECT_EQ(spec.argv.at(0), "/bin/dlnest-worker");
+  auto w = WorkerInvocation::parse({spec.argv.begin() + 1, spec.argv.end()});
+  EXPECT_TRUE(w.is_ok()) << w.status().message();
+  return w.is_ok() ? *w : WorkerInvocation{};
+}
+
+WorkerInvocation ddp_launcher() {
+  WorkerInvocation w;
+  w.package_dir = "/saves/run";
+  w.exit_file = "/state/tasks/t.exit";
+  w.ddp = true;
+  w.resume = true;
+  w.checkpoint_id = 4;
+  w.ddp_timeout_s = 30;
+  return w;
+}
+
+TEST(NodeRankSpecs, EachGpuRankGetsItsDeviceAndTheRendezvous) {
+  WorkerInvocation launcher = ddp_launcher();
+  launcher.gpus = {3, 1};
+  NodeLayout layout;
+  layout.nnodes = 2;
+  layout.node_rank = 1;
+  layout.nproc_per_node = 2;
+  layout.master_addr = "10.0.0.1";
+  layout.master_port = 29500;
+  const std::vector<RankSpec> ranks = node_rank_specs(launcher, layout, "/bin/dlnest-worker");
+  ASSERT_EQ(ranks.size(), 2u);
+  for (int local = 0; local < 2; ++local) {
+    const RankSpec& spec = ranks[static_cast<size_t>(local)];
+    const WorkerInvocation w = parsed(spec);
+    EXPECT_EQ(spec.rank, 2 + local);
+    EXPECT_EQ(spec.output_file, SavePackage::output_file_for_rank(2 + local));
+    EXPECT_EQ(w.rank, 2 + local);
+    EXPECT_EQ(w.world_size, 4);
+    EXPECT_EQ(w.gpus, std::vector<int>{launcher.gpus[static_cast<size_t>(local)]});
+    EXPECT_EQ(w.master_addr, "10.0.0.1");
+    EXPECT_EQ(w.master_port, 29500);
+    EXPECT_EQ(w.package_dir, "/saves/run");
+    EXPECT_TRUE(w.resume);
+    EXPECT_EQ(w.checkpoint_id, 4);
+    EXPECT_EQ(w.ddp_timeout_s, 30.0);
+    EXPECT_FALSE(w.ddp);
+    EXPECT_TRUE(w.exit_file.empty()) << "the launcher alone writes the exit file";
+    EXPECT_EQ(w.foreground, local == 0) << "the first rank echoes to the launcher's output";
+    EXPECT_TRUE(w == rank_invocation(launcher, layout, local));
+    EXPECT_EQ(spec.env.at("RANK"), std::to_string(2 + local));
+    EXPECT_EQ(spec.env.at("LOCAL_RANK"), std::to_string(local));
+    EXPECT_EQ(spec.env.at("WORLD_SIZE"), "4");
+    EXPECT_EQ(spec.env.at("LOCAL_WORLD_SIZE"), "2");
+    EXPECT_EQ(spec.env.at("MASTER_ADDR"), "10.0.0.1");
+    EXPECT_EQ(spec.env.at("MASTER_PORT"), "29500");
+  }
+}
+
+TEST(NodeRankSpecs, CpuRanksRunOnTheCpuAndCudaFollowsTheLocalRank) {
+  WorkerInvocation launcher = ddp_launcher();
+  launcher.nproc = 3;
+  NodeLayout layout;
+  layout.nproc_per_node = 3;
+  layout.master_port = 4000;
+  const std::vector<RankSpec> ranks = node_rank_specs(launcher, layout, "/bin/dlnest-worker");
+  ASSERT_EQ(ranks.size(), 3u);
+  EXPECT_EQ(parsed(ranks[2]).device(), "cpu");
+  EXPECT_EQ(parsed(ranks[2]).nproc, 0);
+  launcher.gpu_from_local_rank = true;
+  EXPECT_EQ(parsed(node_rank_specs(launcher, layout, "/bin/dlnest-worker")[2]).device(), "cuda:2");
 }
 
 TEST(FreePort, IsAUsablePort) {

@@ -1,21 +1,18 @@
-// dlnest-worker: runs one task (training or analysis) inside its save package.
-//
-//   dlnest-worker train --package DIR [--resume [--checkpoint ID]] [--device cpu|cuda:N]
-//                       [--devices D,D...] [--foreground] [--exit-file PATH]
-//                       [--ddp [--nproc N] | --rank R --world-size W --master-addr A
-//                        --master-port P] [--ddp-timeout S]
-//   dlnest-worker analyze --package DIR [--checkpoint ID] [--device D]
-//                         (--script FILE.cpp | --socket PATH [--scripts DIR]) [--exit-file PATH]
+// dlnest-worker: runs one task (training or analysis) inside its save package. Its command line
+// is a WorkerInvocation (src/task/worker_invocation.h); `dlnest-worker --help` lists the flags.
 #include <malloc.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <iostream>
+#include <string>
+#include <vector>
 
-#include "dlnest/env.h"
 #include "analyzer/analyze.h"
 #include "analyzer/script_compiler.h"
+#include "dlnest/env.h"
+#include "dlnest/save_package.h"
 #include "env/path.h"
+#include "task/worker_invocation.h"
 #include "worker/train_command.h"
 
 namespace {
@@ -37,52 +34,56 @@ void write_exit_file(const std::string& path, int code) {
   if (!s.is_ok()) std::cerr << "dlnest-worker: error: " << s.message() << "\n";
 }
 
+bool wants_help(const std::vector<std::string>& args) {
+  for (const std::string& a : args) {
+    if (a == "-h" || a == "--help") return true;
+  }
+  return false;
+}
+
+/// The invocation with its paths made absolute: the worker changes into the package.
+dlnest::WorkerInvocation with_absolute_paths(dlnest::WorkerInvocation w) {
+  for (std::string* p : {&w.package_dir, &w.exit_file, &w.script, &w.scripts_dir}) {
+    if (!p->empty()) *p = dlnest::path::absolute(*p);
+  }
+  return w;
+}
+
+dlnest::AnalyzeOptions analysis_of(const dlnest::WorkerInvocation& w) {
+  dlnest::AnalyzeOptions options;
+  options.package_dir = w.package_dir;
+  options.scripts_dir =
+      w.scripts_dir.empty()
+          ? dlnest::path::join(w.package_dir, dlnest::SavePackage::kAnalyzeScriptsDir)
+          : w.scripts_dir;
+  options.script = w.script;
+  options.socket = w.socket_path;
+  options.toolchain_dir =
+      w.toolchain_dir.empty() ? dlnest::default_script_toolchain_dir() : w.toolchain_dir;
+  options.checkpoint_id = static_cast<int>(w.checkpoint_id);
+  options.device = w.device();
+  return options;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   tune_allocator();
-  CLI::App app{"dlnest-worker: runs one DLNest task inside its save package"};
-  app.require_subcommand(1);
-  auto* cmd = app.add_subcommand("train", "Train (or continue training) a save package");
-  dlnest::TrainCommand training;
-  bool foreground = false;
-  std::string exit_file;
-  dlnest::add_train_flags(cmd, training);
-  cmd->add_option("--exit-file", exit_file, "on exit, write the exit code (decimal) to this file");
-
-  auto* analyze = app.add_subcommand("analyze", "Load a save package and run analysis scripts");
-  dlnest::AnalyzeOptions analysis;
-  analysis.toolchain_dir = dlnest::default_script_toolchain_dir();
-  analyze->add_option("--package", analysis.package_dir, "the save package")->required();
-  analyze->add_option("--checkpoint", analysis.checkpoint_id,
-                      "checkpoint to load (-1: latest, -2: none)");
-  analyze->add_option("--device", analysis.device, "cpu or cuda:N");
-  auto* script = analyze->add_option("--script", analysis.script, "run this .cpp file and exit");
-  analyze->add_option("--scripts", analysis.scripts_dir, "folder of the scripts runExp names");
-  analyze->add_option("--socket", analysis.socket, "Unix socket to take commands on")
-      ->excludes(script);
-  analyze->add_option("--toolchain", analysis.toolchain_dir,
-                      "folder with script_flags.txt and the precompiled header");
-  analyze->add_option("--exit-file", exit_file, "on exit, write the exit code to this file");
-  analyze->add_flag("--foreground", foreground, "accepted for symmetry with train");
-  CLI11_PARSE(app, argc, argv);
-  if (!exit_file.empty()) exit_file = dlnest::path::absolute(exit_file);
-  int code = 0;
-  if (analyze->parsed()) {
-    analysis.package_dir = dlnest::path::absolute(analysis.package_dir);
-    if (!analysis.script.empty()) analysis.script = dlnest::path::absolute(analysis.script);
-    if (analysis.scripts_dir.empty()) analysis.scripts_dir = analysis.package_dir + "/AnalyzeScripts";
-    analysis.scripts_dir = dlnest::path::absolute(analysis.scripts_dir);
-    if (analysis.script.empty() && analysis.socket.empty()) {
-      std::cerr << "dlnest-worker analyze: give --script FILE or --socket PATH\n";
-      code = 2;
-    } else {
-      code = dlnest::run_analyzer(analysis);
-    }
-  } else {
-    training.request.package_dir = dlnest::path::absolute(training.request.package_dir);
-    code = dlnest::run_train_command(training);  // its output is flushed when it returns
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  if (wants_help(args)) {
+    std::cout << dlnest::WorkerInvocation::usage();
+    return 0;
   }
-  if (!exit_file.empty()) write_exit_file(exit_file, code);
+  auto parsed = dlnest::WorkerInvocation::parse(args);
+  if (!parsed.is_ok()) {
+    std::cerr << "dlnest-worker: error: " << parsed.status().message()
+              << "\n(dlnest-worker --help lists the flags)\n";
+    return 2;
+  }
+  const dlnest::WorkerInvocation w = with_absolute_paths(std::move(*parsed));
+  const int code = w.mode == dlnest::WorkerInvocation::Mode::kAnalyze
+                       ? dlnest::run_analyzer(analysis_of(w))
+                       : dlnest::run_train_command(w);  // its output is flushed when it returns
+  if (!w.exit_file.empty()) write_exit_file(w.exit_file, code);
   return code;
 }

@@ -4,11 +4,15 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
 
+#include "dlnest/save_package.h"
+#include "env/path.h"
 #include "sdk/plugin_loader.h"
+#include "sdk/trainer.h"
 #include "worker/launcher.h"
 #include "worker/output.h"
 #include "worker/progress.h"
@@ -16,9 +20,6 @@
 namespace dlnest {
 
 namespace {
-
-constexpr const char* kPluginFile = "dlnest_plugin.so";
-constexpr const char* kOutputFile = "_output.txt";
 
 volatile std::sig_atomic_t g_stop_signal = 0;
 
@@ -32,17 +33,6 @@ void catch_stop_signals() {
   action.sa_handler = on_stop_signal;
   sigemptyset(&action.sa_mask);
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &action, nullptr);
-}
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    const size_t comma = std::min(text.find(',', start), text.size());
-    if (comma > start) out.push_back(text.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
 }
 
 std::string self_path() {
@@ -62,17 +52,39 @@ Result<std::unique_ptr<WorkerOutput>> enter_package(const std::string& dir, cons
   return WorkerOutput::redirect(file, echo);
 }
 
-std::string resume_text(const TrainRequest& request) {
-  if (!request.resume) return "";
-  return ", continuing from " + (request.checkpoint_id < 0
+std::string resume_text(const WorkerInvocation& w) {
+  if (!w.resume) return "";
+  return ", continuing from " + (w.checkpoint_id < 0
                                      ? std::string("the latest checkpoint")
-                                     : "checkpoint " + std::to_string(request.checkpoint_id));
+                                     : "checkpoint " + std::to_string(w.checkpoint_id));
+}
+
+/// What the training loop is told: the invocation's package, checkpoint, devices and rank.
+TrainRequest request_of(const WorkerInvocation& w) {
+  TrainRequest r;
+  r.package_dir = w.package_dir;
+  r.resume = w.resume;
+  r.checkpoint_id = static_cast<int>(w.checkpoint_id);
+  r.device = w.device();
+  if (w.rank < 0 && w.gpus.size() > 1) {
+    for (int gpu : w.gpus) r.devices.push_back(format_gpu(gpu));
+  }
+  DistributedRank& d = r.distributed;
+  if (w.ddp_timeout_s) d.timeout_s = *w.ddp_timeout_s;
+  if (w.rank >= 0) {
+    d.rank = w.rank;
+    d.world_size = w.world_size;
+    if (!w.master_addr.empty()) d.master_addr = w.master_addr;
+    d.master_port = w.master_port;
+  }
+  return r;
 }
 
 /// Trains in this process, its output appended to `file` in the package.
-int train(TrainRequest request, bool foreground, const std::string& file) {
+int train(const WorkerInvocation& w, const std::string& file) {
+  TrainRequest request = request_of(w);
   const DistributedRank& d = request.distributed;
-  auto output = enter_package(request.package_dir, file, foreground);
+  auto output = enter_package(request.package_dir, file, w.foreground);
   if (!output.is_ok()) {
     std::cerr << "dlnest-worker: error: " << output.status().message() << "\n";
     return 2;
@@ -84,8 +96,8 @@ int train(TrainRequest request, bool foreground, const std::string& file) {
   }
   std::cout << "[dlnest] train " << request.package_dir << " on " << request.device;
   if (d.world_size > 1) std::cout << " as rank " << d.rank << " of " << d.world_size;
-  std::cout << resume_text(request) << std::endl;
-  Status s = load_plugin(request.package_dir + "/" + kPluginFile);
+  std::cout << resume_text(w) << std::endl;
+  Status s = load_plugin(path::join(request.package_dir, SavePackage::kPluginFile));
   if (s.is_ok()) s = run_training(request);
   if (!s.is_ok()) {
     std::cerr << "[dlnest] error: " << s.message() << std::endl;
@@ -97,7 +109,7 @@ int train(TrainRequest request, bool foreground, const std::string& file) {
 
 /// A rank started by another launcher (torchrun's RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR,
 /// MASTER_PORT). `--device cuda` becomes cuda:LOCAL_RANK.
-Status rank_from_env(TrainCommand& c) {
+Status rank_from_env(WorkerInvocation& w) {
   if (lookup_env("RANK") == nullptr || lookup_env("WORLD_SIZE") == nullptr) return Status::ok();
   NodeLayout layout;  // reused for its checked parsing of the rendezvous variables
   DLNEST_ASSIGN_OR_RETURN(layout, node_layout_from_env(lookup_env, 1, 1));
@@ -111,64 +123,32 @@ Status rank_from_env(TrainCommand& c) {
     out = static_cast<int>(v);
     return Status::ok();
   };
-  DLNEST_RETURN_IF_ERROR(number("RANK", c.rank));
-  DLNEST_RETURN_IF_ERROR(number("WORLD_SIZE", c.world_size));
+  DLNEST_RETURN_IF_ERROR(number("RANK", w.rank));
+  DLNEST_RETURN_IF_ERROR(number("WORLD_SIZE", w.world_size));
   int local_rank = 0;
   if (lookup_env("LOCAL_RANK") != nullptr) {
     DLNEST_RETURN_IF_ERROR(number("LOCAL_RANK", local_rank));
   }
-  if (c.world_size > 1 && layout.master_port == 0) {
+  if (w.world_size > 1 && layout.master_port == 0) {
     return Status::invalid_argument("RANK and WORLD_SIZE are set but MASTER_PORT is not");
   }
-  c.master_addr = layout.master_addr;
-  c.master_port = layout.master_port;
-  if (c.request.device == "cuda") c.request.device = "cuda:" + std::to_string(local_rank);
+  w.master_addr = layout.master_addr;
+  w.master_port = layout.master_port;
+  if (w.gpu_from_local_rank) {
+    w.gpu_from_local_rank = false;
+    w.gpus = {local_rank};
+  }
   return Status::ok();
 }
 
-/// The ranks of this node: one `dlnest-worker train --rank ...` each.
-std::vector<RankSpec> rank_specs(const TrainCommand& c, const NodeLayout& layout,
-                                 const std::vector<std::string>& devices) {
-  const TrainRequest& r = c.request;
-  std::vector<RankSpec> ranks;
-  for (int local = 0; local < layout.nproc_per_node; ++local) {
-    RankSpec spec;
-    spec.rank = layout.global_rank(local);
-    spec.output_file = "_output_" + std::to_string(spec.rank) + ".txt";
-    const std::string device = devices.empty() ? r.device : devices[static_cast<size_t>(local)];
-    spec.argv = {self_path(),     "train",
-                 "--package",     r.package_dir,
-                 "--device",      device,
-                 "--rank",        std::to_string(spec.rank),
-                 "--world-size",  std::to_string(layout.world_size()),
-                 "--master-addr", layout.master_addr,
-                 "--master-port", std::to_string(layout.master_port),
-                 "--ddp-timeout", std::to_string(r.distributed.timeout_s)};
-    if (r.resume) {
-      spec.argv.insert(spec.argv.end(),
-                       {"--resume", "--checkpoint", std::to_string(r.checkpoint_id)});
-    }
-    // The node's first rank also writes to the launcher's output (_output.txt, the terminal).
-    if (local == 0) spec.argv.push_back("--foreground");
-    spec.env = {{"RANK", std::to_string(spec.rank)},
-                {"LOCAL_RANK", std::to_string(local)},
-                {"WORLD_SIZE", std::to_string(layout.world_size())},
-                {"LOCAL_WORLD_SIZE", std::to_string(layout.nproc_per_node)},
-                {"MASTER_ADDR", layout.master_addr},
-                {"MASTER_PORT", std::to_string(layout.master_port)}};
-    ranks.push_back(std::move(spec));
-  }
-  return ranks;
-}
-
-Result<NodeLayout> plan_node(const TrainCommand& c, const std::vector<std::string>& devices) {
-  const int default_nproc = devices.empty() ? 1 : static_cast<int>(devices.size());
+Result<NodeLayout> plan_node(const WorkerInvocation& w) {
+  const int gpus = static_cast<int>(w.gpus.size());
   DLNEST_ASSIGN_OR_RETURN(NodeLayout layout,
-                          node_layout_from_env(lookup_env, c.nproc, default_nproc));
-  if (!devices.empty() && layout.nproc_per_node > static_cast<int>(devices.size())) {
+                          node_layout_from_env(lookup_env, w.nproc, std::max(gpus, 1)));
+  if (gpus > 0 && layout.nproc_per_node > gpus) {
     return Status::invalid_argument(std::to_string(layout.nproc_per_node) +
-                                    " ranks on this node but only " +
-                                    std::to_string(devices.size()) + " devices: " + c.devices);
+                                    " ranks on this node but only " + std::to_string(gpus) +
+                                    " devices: " + format_gpu_list(w.gpus));
   }
   if (layout.master_port == 0) {
     DLNEST_ASSIGN_OR_RETURN(layout.master_port, free_port());
@@ -177,29 +157,31 @@ Result<NodeLayout> plan_node(const TrainCommand& c, const std::vector<std::strin
 }
 
 /// The launcher: starts this node's ranks and watches them.
-int launch(const TrainCommand& c) {
-  auto output = enter_package(c.request.package_dir, kOutputFile, c.foreground);
+int launch(const WorkerInvocation& w) {
+  auto output = enter_package(w.package_dir, SavePackage::kOutputFile, w.foreground);
   if (!output.is_ok()) {
     std::cerr << "dlnest-worker: error: " << output.status().message() << "\n";
     return 2;
   }
-  const std::vector<std::string> devices = split_list(c.devices);
-  Result<NodeLayout> layout = plan_node(c, devices);
+  Result<NodeLayout> layout = plan_node(w);
   if (!layout.is_ok()) {
     std::cerr << "[dlnest] error: " << layout.status().message() << std::endl;
     return 2;
   }
   const int first = layout->global_rank(0);
-  std::cout << "[dlnest] distributed training of " << c.request.package_dir << ": ranks " << first
-            << "-" << first + layout->nproc_per_node - 1 << " of " << layout->world_size() << " on "
-            << (devices.empty() ? c.request.device : c.devices) << ", rendezvous at "
-            << layout->master_addr << ":" << layout->master_port << resume_text(c.request)
-            << "; rank r writes _output_<r>.txt" << std::endl;
+  const int last = first + layout->nproc_per_node - 1;
+  std::cout << "[dlnest] distributed training of " << w.package_dir << ": ranks " << first << "-"
+            << last << " of " << layout->world_size() << " on "
+            << (w.gpus.empty() ? w.device() : format_gpu_list(w.gpus)) << ", rendezvous at "
+            << layout->master_addr << ":" << layout->master_port << resume_text(w)
+            << "; their output: " << SavePackage::output_file_for_rank(first) << " to "
+            << SavePackage::output_file_for_rank(last) << std::endl;
   catch_stop_signals();
   WatchOptions options;
   options.stop_signal = [] { return static_cast<int>(g_stop_signal); };
   auto processes = make_posix_rank_processes();
-  const int code = run_ranks(*processes, rank_specs(c, *layout, devices), options, std::cout);
+  const int code =
+      run_ranks(*processes, node_rank_specs(w, *layout, self_path()), options, std::cout);
   if (code == 0) {
     std::cout << "[dlnest] all ranks finished" << std::endl;
   } else {
@@ -208,60 +190,28 @@ int launch(const TrainCommand& c) {
   return code;
 }
 
-}  // namespace
-
-void add_train_flags(CLI::App* cmd, TrainCommand& c) {
-  TrainRequest& r = c.request;
-  cmd->add_option("--package", r.package_dir, "the save package")->required();
-  cmd->add_flag("--resume", r.resume, "continue from a checkpoint");
-  cmd->add_option("--checkpoint", r.checkpoint_id, "checkpoint to continue from (-1: latest)");
-  cmd->add_option("--device", r.device, "cpu or cuda:N (a rank of another launcher: cuda)");
-  cmd->add_option("--devices", c.devices,
-                  "comma-separated devices: one rank each with --ddp, else all the task's");
-  cmd->add_flag("--foreground", c.foreground, "also echo the output to the terminal");
-  auto* ddp = cmd->add_flag("--ddp", c.ddp, "launch one rank per device of this node");
-  cmd->add_option("--nproc", c.nproc,
-                  "with --ddp: ranks on this node (default: NPROC_PER_NODE, "
-                  "or one per device)")
-      ->check(CLI::PositiveNumber)
-      ->needs(ddp);
-  auto* rank = cmd->add_option("--rank", c.rank, "run as this rank (set by the launcher)")
-                   ->check(CLI::NonNegativeNumber)
-                   ->excludes(ddp);
-  cmd->add_option("--world-size", c.world_size, "ranks in the run")->needs(rank);
-  cmd->add_option("--master-addr", c.master_addr, "rank 0's address")->needs(rank);
-  cmd->add_option("--master-port", c.master_port, "rank 0's rendezvous port")->needs(rank);
-  cmd->add_option("--ddp-timeout", r.distributed.timeout_s,
-                  "seconds the rendezvous and each collective may take")
-      ->check(CLI::PositiveNumber);
+/// A rank needs a world size above it and, with other ranks, the rendezvous.
+Status check_rank(const WorkerInvocation& w) {
+  if (w.world_size < 1 || w.rank >= w.world_size || (w.world_size > 1 && w.master_port <= 0)) {
+    return Status::invalid_argument("rank " + std::to_string(w.rank) +
+                                    " needs a world size above it and, with other ranks, " +
+                                    worker_flag::kMasterAddr + " and " + worker_flag::kMasterPort);
+  }
+  return Status::ok();
 }
 
-int run_train_command(TrainCommand c) {
-  if (c.ddp) return launch(c);
-  if (c.rank < 0) {
-    const Status s = rank_from_env(c);
-    if (!s.is_ok()) {
-      std::cerr << "dlnest-worker: error: " << s.message() << "\n";
-      return 2;
-    }
+}  // namespace
+
+int run_train_command(WorkerInvocation w) {
+  if (w.ddp) return launch(w);
+  Status s = w.rank < 0 ? rank_from_env(w) : Status::ok();
+  if (s.is_ok() && w.rank >= 0) s = check_rank(w);
+  if (!s.is_ok()) {
+    std::cerr << "dlnest-worker: error: " << s.message() << "\n";
+    return 2;
   }
-  std::string file = kOutputFile;
-  if (c.rank >= 0) {
-    file = "_output_" + std::to_string(c.rank) + ".txt";
-    if (c.world_size < 1 || c.rank >= c.world_size || (c.world_size > 1 && c.master_port <= 0)) {
-      std::cerr << "dlnest-worker: error: rank " << c.rank << " needs a world size above it and, "
-                << "with other ranks, --master-addr and --master-port\n";
-      return 2;
-    }
-    DistributedRank& d = c.request.distributed;
-    d.rank = c.rank;
-    d.world_size = c.world_size;
-    if (!c.master_addr.empty()) d.master_addr = c.master_addr;
-    d.master_port = c.master_port;
-  } else {
-    c.request.devices = split_list(c.devices);
-  }
-  return train(std::move(c.request), c.foreground, file);
+  return train(w, w.rank >= 0 ? SavePackage::output_file_for_rank(w.rank)
+                              : std::string(SavePackage::kOutputFile));
 }
 
 }  // namespace dlnest

@@ -30,6 +30,14 @@ std::vector<std::string> lines_of(const std::string& file) {
   return lines;
 }
 
+/// The file of checkpoint `id` in `package`, as the package names it.
+std::string checkpoint_file(const std::string& package, int id) {
+  auto opened = SavePackage::open(package);
+  Result<std::string> file = opened.is_ok() ? opened->checkpoint_path(id) : opened.status();
+  EXPECT_TRUE(file.is_ok()) << file.status().message();
+  return file.is_ok() ? *file : "";
+}
+
 /// Every tensor and value of a checkpoint archive, by its dotted path.
 void flatten(torch::serialize::InputArchive& archive, const std::string& prefix,
              std::map<std::string, c10::IValue>& out) {
@@ -150,17 +158,17 @@ TempDir* TrainE2ETest::dir_ = nullptr;
 TEST_F(TrainE2ETest, RunBuildsTrainsAndFillsThePackage) {
   const std::string package = run_toy(freq("plain", Json::object()));
   ASSERT_FALSE(package.empty());
-  for (const char* file : {"dlnest_plugin.so", "CMakeLists.txt", "toy_runner.cpp",
+  for (const char* file : {SavePackage::kPluginFile, "CMakeLists.txt", "toy_runner.cpp",
                            "toy_life_cycle.cpp", "root_config.json", "plain.json"}) {
     EXPECT_TRUE(Env::default_env()->file_exists(path::join(package, file))) << file;
   }
-  const Json args = Json::parse(read(path::join(package, "args.json")));
+  const Json args = Json::parse(read(path::join(package, SavePackage::kArgsFile)));
   EXPECT_TRUE(args["seed"].is_number_unsigned()) << "a seed is drawn and recorded";
   EXPECT_EQ(args["root_file_path"], package);
-  const std::string output = read(path::join(package, "_output.txt"));
+  const std::string output = read(path::join(package, SavePackage::kOutputFile));
   EXPECT_NE(output.find("epoch 3 loss"), std::string::npos) << output;
   EXPECT_NE(output.find("[dlnest] finished"), std::string::npos) << output;
-  const std::vector<std::string> metrics = lines_of(path::join(package, "metrics.jsonl"));
+  const std::vector<std::string> metrics = lines_of(path::join(package, SavePackage::kMetricsFile));
   ASSERT_EQ(metrics.size(), 4u);
   EXPECT_EQ(Json::parse(metrics[3])["epoch"], 3);
   EXPECT_TRUE(Json::parse(metrics[3])["acc"].is_number());
@@ -174,7 +182,7 @@ TEST_F(TrainE2ETest, ContinueAfterACrashReproducesTheUninterruptedRun) {
   const std::string straight = run_toy(seeded);
   const std::string crashed = run_toy(seeded, 1, {"TOY_FAIL_AT=OneEpoch@2"});
   ASSERT_FALSE(crashed.empty());
-  const std::string first_output = read(path::join(crashed, "_output.txt"));
+  const std::string first_output = read(path::join(crashed, SavePackage::kOutputFile));
   EXPECT_NE(first_output.find("[dlnest] error: stage OneEpoch (epoch 2): injected failure"),
             std::string::npos)
       << first_output;
@@ -182,24 +190,21 @@ TEST_F(TrainE2ETest, ContinueAfterACrashReproducesTheUninterruptedRun) {
 
   const ProcessResult resumed = dlnest({"continue", "-r", crashed, "--foreground"});
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
-  const std::string output = read(path::join(crashed, "_output.txt"));
+  const std::string output = read(path::join(crashed, SavePackage::kOutputFile));
   EXPECT_EQ(output.rfind(first_output, 0), 0u) << "the continued run appends its output";
-  expect_same_checkpoint(path::join(straight, "Checkpoints/state_3.ckpt"),
-                         path::join(crashed, "Checkpoints/state_3.ckpt"));
-  EXPECT_EQ(lines_of(path::join(straight, "metrics.jsonl")).size(), 4u);
-  EXPECT_EQ(lines_of(path::join(crashed, "metrics.jsonl")).size(), 4u);
+  expect_same_checkpoint(checkpoint_file(straight, 3), checkpoint_file(crashed, 3));
+  EXPECT_EQ(lines_of(path::join(straight, SavePackage::kMetricsFile)).size(), 4u);
+  EXPECT_EQ(lines_of(path::join(crashed, SavePackage::kMetricsFile)).size(), 4u);
 }
 
 TEST_F(TrainE2ETest, ContinueFromAnOlderCheckpointRetrainsTheSameWeights) {
   const std::string package = run_toy(freq("older", {{"seed", 5}}));
   const std::string original = dir_->file("state_3_before.ckpt");
-  ASSERT_TRUE(copy_file(Env::default_env(), path::join(package, "Checkpoints/state_3.ckpt"),
-                        original)
-                  .is_ok());
+  ASSERT_TRUE(copy_file(Env::default_env(), checkpoint_file(package, 3), original).is_ok());
   const ProcessResult resumed = dlnest({"continue", "-r", package, "-c", "1", "--foreground"});
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_NE(resumed.output.find("continuing from checkpoint 1"), std::string::npos);
-  expect_same_checkpoint(original, path::join(package, "Checkpoints/state_3.ckpt"));
+  expect_same_checkpoint(original, checkpoint_file(package, 3));
 }
 
 /// The hook and decision calls of a run with 2 epochs, 2 training batches and 1 validation batch.
@@ -251,7 +256,7 @@ TEST_F(TrainE2ETest, SkipSkipsTheStageButNotItsAfterHook) {
   EXPECT_EQ(lines_of(path::join(package, "hooks.txt")), expected_hooks(skip));
   // Epoch 0 was skipped but still counted: epoch 1 trained one step and was not saved.
   EXPECT_EQ(SavePackage::open(package)->checkpoints().tracks().ids(), (std::vector<int>{0}));
-  EXPECT_EQ(lines_of(path::join(package, "metrics.jsonl")).size(), 2u);
+  EXPECT_EQ(lines_of(path::join(package, SavePackage::kMetricsFile)).size(), 2u);
 }
 
 TEST_F(TrainE2ETest, ACompileErrorIsShownAndNoPackageIsMade) {
@@ -269,7 +274,7 @@ TEST_F(TrainE2ETest, ACompileErrorIsShownAndNoPackageIsMade) {
 TEST_F(TrainE2ETest, TheWorkerRefusesAPluginBuiltForAnotherLibtorch) {
   const std::string package = run_toy(freq("refuse", {{"epochs", 1}}));
   Env* env = Env::default_env();
-  const std::string plugin = path::join(package, "dlnest_plugin.so");
+  const std::string plugin = path::join(package, SavePackage::kPluginFile);
   ASSERT_TRUE(copy_file(env, WRONG_ABI_PLUGIN, plugin).is_ok());
   ProcessResult r = dlnest({"continue", "-r", package, "--foreground"});
   EXPECT_EQ(r.exit_code, 1);
