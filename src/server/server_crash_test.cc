@@ -46,7 +46,7 @@ std::vector<int> task_processes(const std::string& id) {
   return pids;
 }
 
-class ServerCrashTest : public ::testing::Test {
+class ServerCrashTest : public testing::ServerBinaryTest {
  protected:
   /// A package of the empty template with a checkpoint, made once by a real server.
   static void SetUpTestSuite() {
@@ -65,50 +65,6 @@ class ServerCrashTest : public ::testing::Test {
     for (const std::string& id : ids_) {
       for (int pid : task_processes(id)) ::kill(pid, SIGKILL);
     }
-  }
-
-  void start_server() {
-    port_ = free_port();
-    server_ =
-        std::make_unique<ServerProcess>(state_.file("state"), port_, state_.file("server.log"));
-    client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
-    client_->set_read_timeout(30, 0);
-    const auto deadline = Clock::now() + std::chrono::seconds(30);
-    while (Clock::now() < deadline) {
-      if (client_->Get("/get_server_info")) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    FAIL() << "the server did not come up: " << server_log();
-  }
-
-  std::string server_log() {
-    auto text = Env::default_env()->read_file(state_.file("server.log"));
-    return text.is_ok() ? *text : "";
-  }
-
-  Json call(const char* method, const std::string& path, const httplib::Params& params = {}) {
-    auto res = std::string(method) == "GET" ? client_->Get(path.c_str(), params, httplib::Headers{})
-                                            : client_->Post(path.c_str(), params);
-    EXPECT_TRUE(res) << path;
-    if (!res) return Json::object();
-    return Json::parse(res->body);
-  }
-
-  Json task(const std::string& id) {
-    const Json reply = call("GET", "/get_task", {{"task_ID", id}});
-    return reply.contains("info") ? reply["info"] : Json::object();
-  }
-
-  Json wait_state(const std::string& id, const std::string& state, double timeout_s = 120) {
-    const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
-    Json info;
-    while (Clock::now() < deadline) {
-      info = task(id);
-      if (info.value("status", "") == state) return info;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    ADD_FAILURE() << id << " never became " << state << ": " << info.dump() << "\n" << server_log();
-    return info;
   }
 
   /// Waits until no process of task `id` is left.
@@ -158,10 +114,6 @@ class ServerCrashTest : public ::testing::Test {
 
   static inline TempDir* root_ = nullptr;
   static inline std::string project_;
-  TempDir state_;
-  int port_ = 0;
-  std::unique_ptr<ServerProcess> server_;
-  std::unique_ptr<httplib::Client> client_;
   std::vector<std::string> ids_;
 };
 

@@ -49,7 +49,7 @@ std::vector<int> live_members(int pgid) {
   return live;
 }
 
-class ServerE2eTest : public ::testing::Test {
+class ServerE2eTest : public testing::ServerBinaryTest {
  protected:
   static void SetUpTestSuite() {
     root_ = new TempDir();
@@ -63,33 +63,6 @@ class ServerE2eTest : public ::testing::Test {
     root_ = nullptr;
   }
 
-  void start_server() {
-    port_ = free_port();
-    server_ =
-        std::make_unique<ServerProcess>(state_.file("state"), port_, state_.file("server.log"));
-    client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
-    client_->set_read_timeout(600, 0);
-    const auto deadline = Clock::now() + std::chrono::seconds(30);
-    while (Clock::now() < deadline) {
-      if (client_->Get("/get_task_info")) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    FAIL() << "the server did not come up: " << server_log();
-  }
-
-  std::string server_log() {
-    auto text = Env::default_env()->read_file(state_.file("server.log"));
-    return text.is_ok() ? *text : "";
-  }
-
-  Json call(const char* method, const std::string& path, const httplib::Params& params = {}) {
-    auto res = std::string(method) == "GET" ? client_->Get(path.c_str(), params, httplib::Headers{})
-                                            : client_->Post(path.c_str(), params);
-    EXPECT_TRUE(res) << path;
-    if (!res) return Json();
-    return Json::parse(res->body);
-  }
-
   std::string submit(const char* freq, const std::string& description) {
     const Json reply = call("POST", "/run_train",
                             {{"config_path", path::join(project_, "root_config.json")},
@@ -98,20 +71,6 @@ class ServerE2eTest : public ::testing::Test {
                              {"CPU", "True"}});
     EXPECT_EQ(reply.value("status", ""), "success") << reply;
     return reply.value("task_ID", "");
-  }
-
-  Json task(const std::string& id) { return call("GET", "/get_task", {{"task_ID", id}})["info"]; }
-
-  Json wait_state(const std::string& id, const std::string& state, double timeout_s = 300) {
-    const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
-    Json info;
-    while (Clock::now() < deadline) {
-      info = task(id);
-      if (info.value("status", "") == state) return info;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    ADD_FAILURE() << id << " never became " << state << ": " << info.dump() << "\n" << server_log();
-    return info;
   }
 
   /// The analyzer output from offset 0 once it contains `marker` (or the timeout passed).
@@ -131,10 +90,6 @@ class ServerE2eTest : public ::testing::Test {
 
   static inline TempDir* root_ = nullptr;
   static inline std::string project_;
-  TempDir state_;
-  int port_ = 0;
-  std::unique_ptr<ServerProcess> server_;
-  std::unique_ptr<httplib::Client> client_;
 };
 
 TEST_F(ServerE2eTest, TrainContinueDeleteAcrossAServerKill) {
