@@ -1,11 +1,16 @@
 // server_bench: the server's latencies (docs/benchmarks.md, "Server latency"). (a) From a client's
 // submit to the task's worker running, with a free device, measured against the exec of the same
 // worker from this process; (b) the read endpoints under a fixed request rate from this process,
-// with `dlnest server` running in another one and 1,000 tasks in its history.
+// with `dlnest server` running in another one and 1,000 tasks in its history, and /get_task_info
+// again while slow clients hold connections open.
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,12 +47,16 @@ using dlnest::Status;
 using Steady = std::chrono::steady_clock;
 
 constexpr double kServerStartTimeoutS = 30;
-constexpr double kTaskStateTimeoutS = 120;
+// Long enough for the setup task, whose first stage builds a fresh project (2+ min on a busy
+// 2-core machine).
+constexpr double kTaskStateTimeoutS = 600;
 constexpr double kPollIntervalS = 0.005;
 constexpr int kSimulatedGpuMb = 24000;
 constexpr int kGpuTaskMb = 1000;
 constexpr int kHistoryGpuMb = 1000;
 constexpr int kPendingTaskMb = 5000;
+constexpr double kSlowByteIntervalS = 1;
+constexpr double kSlowClientsSettleS = 0.3;
 constexpr const char* kUsage =
     "usage: server_bench [options]\n"
     "  --rounds N        measure everything N times, one round after the other (default 2)\n"
@@ -59,6 +68,8 @@ constexpr const char* kUsage =
     "  --history-rate R  requests per second to /get_task_history in (b) (default 10)\n"
     "  --seconds S       seconds of load per endpoint in (b) (default 10)\n"
     "  --connections C   client connections in (b) (default 4)\n"
+    "  --slow-clients N  connections that send a request one byte a second, while\n"
+    "                    /get_task_info is measured once more at the end of (b) (default 8)\n"
     "  --part P          a, b or both (default both)\n"
     "  --nodelay 0|1     1: the client sets TCP_NODELAY (default); 0: it does not, as\n"
     "                    cpp-httplib's default\n"
@@ -76,6 +87,7 @@ struct Options {
   int history_rate = 10;
   int seconds = 10;
   int connections = 4;
+  int slow_clients = 8;
   std::string part = "both";
   bool nodelay = true;
   std::string bin_dir;
@@ -124,7 +136,8 @@ Result<Options> parse_options(int argc, char** argv) {
                                                              {"--rate", &o.rate},
                                                              {"--history-rate", &o.history_rate},
                                                              {"--seconds", &o.seconds},
-                                                             {"--connections", &o.connections}};
+                                                             {"--connections", &o.connections},
+                                                             {"--slow-clients", &o.slow_clients}};
   for (int i = 1; i < argc; i += 2) {
     const std::string flag = argv[i];
     if (i + 1 >= argc) return Status::invalid_argument("missing value after " + flag);
@@ -269,7 +282,7 @@ class Api {
       const Json& info = reply["info"];
       const std::string now = info.value("status", "");
       if (now == state) return info;
-      if (now != "Pending" && now != "Running") {
+      if (now != "Pending" && now != "Building" && now != "Running") {
         return Status::failed_precondition(id + " ended as " + now + " while waiting for " + state +
                                            ": " + info.value("error", ""));
       }
@@ -590,6 +603,96 @@ void print_load(const std::string& target, int rate, const LoadResult& r) {
               100 * late_1ms / static_cast<double>(r.send_late_ms.size()), r.reply_bytes, r.errors);
 }
 
+/// A TCP connection to 127.0.0.1:`port`; -1 when it cannot connect.
+int connect_tcp(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return fd;
+  if (fd >= 0) ::close(fd);
+  return -1;
+}
+
+/// `count` connections that each send a request one byte per kSlowByteIntervalS and never finish
+/// it (its last header never ends), like clients on a very bad link, for `seconds`; then they are
+/// closed. A connection that the server closes or answers is opened again, and counted.
+class SlowClients {
+ public:
+  SlowClients(int port, int count, double seconds)
+      : port_(port), connections_(static_cast<size_t>(count)), seconds_(seconds) {
+    thread_ = std::thread([this] { run(); });
+  }
+  ~SlowClients() {
+    if (thread_.joinable()) thread_.join();
+  }
+  /// Waits until the connections are closed; how many were opened again.
+  int join() {
+    thread_.join();
+    return reopened_;
+  }
+
+ private:
+  struct Connection {
+    int fd = -1;
+    size_t sent = 0;
+  };
+
+  void run() {
+    const auto start = Steady::now();
+    for (double next = 0; next < seconds_; next += kSlowByteIntervalS) {
+      std::this_thread::sleep_until(start + std::chrono::duration_cast<Steady::duration>(
+                                                std::chrono::duration<double>(next)));
+      for (Connection& c : connections_) send_next_byte(c);
+    }
+    std::this_thread::sleep_until(start + std::chrono::duration_cast<Steady::duration>(
+                                              std::chrono::duration<double>(seconds_)));
+    for (Connection& c : connections_) close_connection(c);
+  }
+
+  void send_next_byte(Connection& c) {
+    static const std::string kStart = "GET /get_task_info HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
+    pollfd p{c.fd, POLLIN, 0};
+    if (c.fd >= 0 && ::poll(&p, 1, 0) > 0) {  // answered (a 408 or 400) or closed
+      close_connection(c);
+      ++reopened_;
+    }
+    if (c.fd < 0) c.fd = connect_tcp(port_);
+    const char byte = c.sent < kStart.size() ? kStart[c.sent] : 'a';
+    if (c.fd >= 0 && ::send(c.fd, &byte, 1, MSG_NOSIGNAL) == 1) ++c.sent;
+  }
+
+  static void close_connection(Connection& c) {
+    if (c.fd >= 0) ::close(c.fd);
+    c = Connection();
+  }
+
+  int port_;
+  std::vector<Connection> connections_;
+  double seconds_;
+  int reopened_ = 0;
+  std::thread thread_;
+};
+
+/// The end of part (b): /get_task_info at the fixed rate without, then with, slow clients that
+/// hold connections (and the server's threads) open for the whole load window.
+Status run_slow_client_load(int port, const Options& options) {
+  const std::string target = "/get_task_info";
+  print_load(target + " 0 slow clients", options.rate,
+             run_load(port, target, options.rate, options));
+  SlowClients clients(port, options.slow_clients, kSlowClientsSettleS + options.seconds);
+  sleep_s(kSlowClientsSettleS);
+  const LoadResult slow = run_load(port, target, options.rate, options);
+  const int reopened = clients.join();
+  print_load(target + " " + std::to_string(options.slow_clients) + " slow clients", options.rate,
+             slow);
+  std::printf(
+      "  slow clients: one byte each per %.0f s; reopened after the server closed them: %d\n",
+      kSlowByteIntervalS, reopened);
+  return Status::ok();
+}
+
 /// Part (b) of one round: a fresh `dlnest server` on the prepared state, then the endpoints one
 /// after the other, each at the fixed rate.
 Status run_api_load(Workspace& ws, const Options& options) {
@@ -615,7 +718,7 @@ Status run_api_load(Workspace& ws, const Options& options) {
     print_load(target, rate, run_load(server->port(), target, rate, options));
     std::fflush(stdout);
   }
-  return Status::ok();
+  return run_slow_client_load(server->port(), options);
 }
 
 // ---- the run ----
