@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -62,6 +63,8 @@ constexpr const char* kUsage =
     "  --rounds N        measure everything N times, one round after the other (default 2)\n"
     "  --cycles N        submit/delete cycles per variant and round in (a) (default 50)\n"
     "  --run-trains N    /run_train submissions per round in (a) (default 10)\n"
+    "  --builds N        /run_train submissions of a changed project per round in (a), each\n"
+    "                    deleted while it builds (default 10)\n"
     "  --history N       ended tasks in the history for (b) (default 1000)\n"
     "  --pending N       pending tasks that never start, for (b) (default 5)\n"
     "  --rate R          requests per second in (b) (default 200)\n"
@@ -81,6 +84,7 @@ struct Options {
   int rounds = 2;
   int cycles = 50;
   int run_trains = 10;
+  int builds = 10;
   int history = 1000;
   int pending = 5;
   int rate = 200;
@@ -131,6 +135,7 @@ Result<Options> parse_options(int argc, char** argv) {
   const std::vector<std::pair<std::string, int*>> numbers = {{"--rounds", &o.rounds},
                                                              {"--cycles", &o.cycles},
                                                              {"--run-trains", &o.run_trains},
+                                                             {"--builds", &o.builds},
                                                              {"--history", &o.history},
                                                              {"--pending", &o.pending},
                                                              {"--rate", &o.rate},
@@ -346,6 +351,8 @@ struct Workspace {
   std::string worker;
   std::string config;
   std::string freq;
+  std::string edited_config;  ///< a second project, changed before each submit: it needs a build
+  std::string edited_source;  ///< the file of it that is changed
   std::string package;
   Json args;
   int log_count = 0;
@@ -377,6 +384,27 @@ Result<StartSample> submit_and_start(Api& api, const std::string& path,
   sample.start_ms = (info["start_time"].get<double>() - t0) * 1000;
   DLNEST_RETURN_IF_ERROR(api.delete_task(id));
   return sample;
+}
+
+/// One /run_train of a project whose source changed since its last build, so that its build stage
+/// compiles (tens of seconds to minutes): the reply must not wait for it. Returns the reply's
+/// latency; the task is deleted once it builds.
+Result<double> submit_needing_build(Api& api, const Workspace& ws, int n) {
+  {
+    std::ofstream source(ws.edited_source, std::ios::app);
+    source << "// edit " << n << "\n";
+    if (!source) return Status::io_error("cannot change " + ws.edited_source);
+  }
+  const double t0 = wall_now();
+  DLNEST_ASSIGN_OR_RETURN(
+      Json reply, api.post("/run_train", {{"config_path", ws.edited_config},
+                                          {"freq_path", ws.freq},
+                                          {"CPU", "True"}}));
+  const double reply_ms = (wall_now() - t0) * 1000;
+  const std::string id = reply.value("task_ID", "");
+  DLNEST_RETURN_IF_ERROR(api.wait_state(id, "Building").status());
+  DLNEST_RETURN_IF_ERROR(api.delete_task(id));
+  return reply_ms;
 }
 
 /// The baseline: posix_spawn of the same worker binary from this process, which returns once the
@@ -457,7 +485,9 @@ Status run_start_latency(Workspace& ws, const Options& options) {
   Api api(server->port(), options.nodelay);
   std::vector<StartVariant> variants = start_variants(ws);
   Series baseline{"posix_spawn of dlnest-worker from this process", {}};
+  Series building{"reply to the POST (client)", {}};
   const int every = std::max(1, options.cycles / std::max(1, options.run_trains));
+  const int build_every = std::max(1, options.cycles / std::max(1, options.builds));
   std::printf("(a) %d cycles:", options.cycles);
   for (int cycle = 0; cycle < options.cycles; ++cycle) {
     DLNEST_RETURN_IF_ERROR(variants[0].run(api).with_context("continue, CPU"));
@@ -468,12 +498,18 @@ Status run_start_latency(Workspace& ws, const Options& options) {
     if (cycle % every == 0 && trains < options.run_trains) {
       DLNEST_RETURN_IF_ERROR(variants[2].run(api).with_context("run_train"));
     }
+    if (cycle % build_every == 0 && static_cast<int>(building.ms.size()) < options.builds) {
+      DLNEST_ASSIGN_OR_RETURN(double ms, submit_needing_build(api, ws, cycle));
+      building.ms.push_back(ms);
+    }
     if (cycle % 10 == 9) std::printf(" %d", cycle + 1);
     std::fflush(stdout);
   }
   std::printf("\n");
   print_series_header();
   for (const StartVariant& v : variants) print_start_variant(v);
+  std::printf("/run_train, CPU=True, a changed source (its build stage compiles)\n");
+  print_series(building);
   std::printf("baseline\n");
   print_series(baseline);
   std::printf("\n");
@@ -743,6 +779,10 @@ Result<Workspace> make_workspace(const Options& options) {
   const std::string project = dlnest::path::join(ws.root, "proj");
   DLNEST_RETURN_IF_ERROR(dlnest::create_project(project, /*mnist=*/false));
   ws.config = dlnest::path::join(project, "root_config.json");
+  const std::string edited = dlnest::path::join(ws.root, "edited");
+  DLNEST_RETURN_IF_ERROR(dlnest::create_project(edited, /*mnist=*/false));
+  ws.edited_config = dlnest::path::join(edited, "root_config.json");
+  ws.edited_source = dlnest::path::join(edited, "Model/Runner.cpp");
   ws.freq = dlnest::path::join(ws.root, "long.json");
   DLNEST_ASSIGN_OR_RETURN(auto file, Env::default_env()->new_writable_file(ws.freq));
   DLNEST_RETURN_IF_ERROR(file->append("{\"epochs\": 100000}\n"));
