@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <thread>
 
 #include "dlnest/save_package.h"
@@ -125,6 +126,28 @@ class PosixRankProcesses final : public RankProcesses {
   }
 };
 
+/// The last "[dlnest] error:" line of a rank's output file ("" when none can be read).
+std::string last_error_line(const std::string& output_file) {
+  constexpr std::streamoff kTail = 16 * 1024;
+  std::ifstream in(output_file, std::ios::binary | std::ios::ate);
+  if (!in) return "";
+  const std::streamoff size = in.tellg();
+  in.seekg(std::max<std::streamoff>(0, size - kTail));
+  std::string line;
+  std::string last;
+  while (std::getline(in, line)) {
+    if (line.rfind("[dlnest] error:", 0) == 0) last = line;
+  }
+  return last;
+}
+
+/// Whether a rank failed only because another rank went away: a collective's connection closed
+/// or reset by its peer.
+bool lost_its_peer(const RankSpec& spec) {
+  return !spec.output_file.empty() &&
+         last_error_line(spec.output_file).find(" by peer") != std::string::npos;
+}
+
 /// The ranks still running, and how the run ends once something went wrong.
 class Watch {
  public:
@@ -172,12 +195,35 @@ class Watch {
   void ended(const ChildExit& exit) {
     auto it = alive_.find(exit.pid);
     if (it == alive_.end()) return;
-    const RankSpec& spec = *it->second;
+    const RankSpec* spec = it->second;
     alive_.erase(it);
-    if (exit.code != 0 && !ending_) {
-      std::string why = "rank " + std::to_string(spec.rank) + " failed (" + describe(exit);
-      if (!spec.output_file.empty()) why += "; its output is in " + spec.output_file;
-      end_all(exit.code, why + ")");
+    if (exit.code == 0 || ending_) return;
+    ChildExit cause = exit;
+    if (lost_its_peer(*spec)) find_cause(cause, spec);
+    std::string why = "rank " + std::to_string(spec->rank) + " failed (" + describe(cause);
+    if (!spec->output_file.empty()) why += "; its output is in " + spec->output_file;
+    end_all(cause.code, why + ")");
+  }
+
+  /// Waits up to peer_settle_s for a rank that failed for a reason of its own, and makes it
+  /// the one reported (`exit` and `spec`); keeps the first one when none comes.
+  void find_cause(ChildExit& exit, const RankSpec*& spec) {
+    const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                             std::chrono::duration<double>(options_.peer_settle_s));
+    while (!alive_.empty()) {
+      const double left = std::chrono::duration<double>(deadline - Clock::now()).count();
+      if (left <= 0) return;
+      const std::optional<ChildExit> next = processes_.wait_any(left);
+      if (!next) continue;
+      auto it = alive_.find(next->pid);
+      if (it == alive_.end()) continue;
+      const RankSpec* other = it->second;
+      alive_.erase(it);
+      if (next->code != 0 && !lost_its_peer(*other)) {
+        exit = *next;
+        spec = other;
+        return;
+      }
     }
   }
 

@@ -88,10 +88,15 @@ struct WatchOptions {
   double term_grace_s = 5;
   /// The signal that asked the launcher itself to stop, or 0; polled while waiting.
   std::function<int()> stop_signal = [] { return 0; };
+  /// When the first rank seen failing only lost a peer (its last error says the connection was
+  /// closed or reset by the peer), how long to wait for the rank that failed first, so that the
+  /// report names the cause rather than its echo.
+  double peer_settle_s = 1;
 };
 
 /// Starts every rank and waits for all of them. Returns 0 when every rank succeeded; otherwise
-/// the code of the first rank that failed (128 + signal when killed; 128 + the launcher's
+/// the code of the first rank that failed (a rank that only lost its peer is passed over for the
+/// peer, see WatchOptions::peer_settle_s) (128 + signal when killed; 128 + the launcher's
 /// signal when it was asked to stop), once every rank has ended. Messages go to `log`.
 int run_ranks(RankProcesses& processes, const std::vector<RankSpec>& ranks,
               const WatchOptions& options, std::ostream& log);

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "dlnest/save_package.h"
+#include "testing/temp_dir.h"
 
 namespace dlnest {
 namespace {
@@ -122,6 +123,31 @@ TEST(RunRanks, AFailingRankEndsTheOthersWithItsCode) {
             "[dlnest] rank 1 failed (exit code 3; its output is in _output_1.txt): ending the "
             "other ranks\n");
   EXPECT_EQ(fake.signals_, (std::vector<std::pair<int, int>>{{100, SIGTERM}, {102, SIGTERM}}));
+}
+
+TEST(RunRanks, ARankThatOnlyLostItsPeerIsNotBlamedForThePeersFailure) {
+  testing::TempDir dir;
+  std::vector<RankSpec> ranks = specs(3);
+  for (RankSpec& r : ranks) r.output_file = dir.file(r.output_file);
+  // Rank 0 is seen first, but it failed because rank 2 went away; rank 2 failed by itself.
+  dir.write("_output_0.txt",
+            "[dlnest] train\n[dlnest] error: stage ModelOneStep (epoch 1, iter 1): "
+            "[./gloo/transport/tcp/pair.cc:598] Connection closed by peer [127.0.0.1]:25218\n");
+  dir.write("_output_2.txt",
+            "[dlnest] error: stage ModelOneStep (epoch 1, iter 1): injected failure\n");
+  FakeRankProcesses fake({{2, 1}, {-1, 0}, {4, 5}});
+  std::ostringstream log;
+  EXPECT_EQ(run_ranks(fake, ranks, fast(), log), 5);
+  EXPECT_EQ(log.str(), "[dlnest] rank 2 failed (exit code 5; its output is in " +
+                           ranks[2].output_file + "): ending the other ranks\n");
+  // Without a rank of its own failing in time, the first one is reported.
+  FakeRankProcesses alone({{2, 1}, {-1, 0}, {-1, 0}});
+  WatchOptions options = fast();
+  options.peer_settle_s = 0.05;
+  std::ostringstream log2;
+  EXPECT_EQ(run_ranks(alone, ranks, options, log2), 1);
+  EXPECT_NE(log2.str().find("[dlnest] rank 0 failed (exit code 1"), std::string::npos)
+      << log2.str();
 }
 
 TEST(RunRanks, ARankKilledByASignalReportsIt) {
