@@ -398,7 +398,7 @@ TEST_F(ServerTest, ANewServerAdoptsTheTasksOfTheOldOne) {
   EXPECT_EQ(info["status"], "Running");
   EXPECT_EQ(info["pid"], pid);
   const std::string log = get("/get_DLNest_output")["text"];
-  EXPECT_NE(log.find("[Recover] " + id + " is still running"), std::string::npos) << log;
+  EXPECT_NE(log.find("[Recover] " + id + " is still Running"), std::string::npos) << log;
   ASSERT_EQ(post("/del_task", {{"task_ID", id}})["status"], "success");
   wait_state(id, "Killed", 30);
   EXPECT_TRUE(process_group_members(pid).empty());
@@ -456,6 +456,7 @@ TEST_F(ServerTest, BadRequestsGetClearErrorsAndTheServerStaysUp) {
   // Something saved before the abuse.
   const std::string kept = queue_waiting_task();
   ASSERT_FALSE(kept.empty());
+  wait_built(kept);
 
   struct Case {
     const char* method;
