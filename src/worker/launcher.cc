@@ -163,7 +163,7 @@ class Watch {
     if (ending_) return;
     ending_ = true;
     result_ = code;
-    if (!alive_.empty()) log_ << "[dlnest] " << why << ": ending the other ranks" << std::endl;
+    log_ << "[dlnest] " << why << (alive_.empty() ? "" : ": ending the other ranks") << std::endl;
     for (const auto& entry : alive_) processes_.signal(entry.first, SIGTERM);
     deadline_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                    std::chrono::duration<double>(options_.term_grace_s));

@@ -150,6 +150,13 @@ TEST(RunRanks, ARankThatOnlyLostItsPeerIsNotBlamedForThePeersFailure) {
       << log2.str();
 }
 
+TEST(RunRanks, TheLastRankFailingIsReportedToo) {
+  FakeRankProcesses fake({{1, 0}, {3, 2}});
+  std::ostringstream log;
+  EXPECT_EQ(run_ranks(fake, specs(2), fast(), log), 2);
+  EXPECT_EQ(log.str(), "[dlnest] rank 1 failed (exit code 2; its output is in _output_1.txt)\n");
+}
+
 TEST(RunRanks, ARankKilledByASignalReportsIt) {
   FakeRankProcesses fake({{-1, 0}, {2, 0, false, SIGSEGV}});
   std::ostringstream log;
