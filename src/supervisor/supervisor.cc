@@ -542,10 +542,12 @@ Status Supervisor::adopt(const std::string& task_id, const ProcessHandle& proces
     return Status::not_found("process " + std::to_string(process.pid) + " of task " + task_id +
                              " is gone (or its pid belongs to another process now)");
   }
+  // A task started by an earlier version of the server leads only its process group; its
+  // group is still ended whole (kill(-pid) names a group as well as a session leader's).
   const std::optional<ProcStat> stat = read_proc_stat(process.pid);
-  if (!stat || stat->session != process.pid) {
+  if (!stat || (stat->session != process.pid && stat->pgrp != process.pid)) {
     return Status::failed_precondition("process " + std::to_string(process.pid) + " of task " +
-                                       task_id + " does not lead its session");
+                                       task_id + " leads neither its session nor its group");
   }
   impl_->launch(task);
   return Status::ok();

@@ -445,6 +445,26 @@ TEST_F(SupervisorTest, AdoptRefusesAProcessThatDoesNotLeadItsSession) {
             Status::Code::kFailedPrecondition);
 }
 
+TEST_F(SupervisorTest, AProcessGroupLeaderOfAnEarlierServerIsAdoptedAndEndedWhole) {
+  // What servers before the session rule started: a process group leader in another session.
+  const pid_t leader = ::fork();
+  ASSERT_GE(leader, 0);
+  if (leader == 0) {
+    ::setpgid(0, 0);
+    ::execl("/bin/sh", "sh", "-c", "sleep 100 & wait", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ASSERT_TRUE(eventually([&] { return process_group_members(leader).size() >= 2; }));
+  const std::optional<ProcStat> stat = read_proc_stat(leader);
+  ASSERT_TRUE(stat);
+  ASSERT_NE(stat->session, leader);
+  LoggedSupervisor supervisor(&log_);
+  ASSERT_TRUE(supervisor.adopt("T_1", {leader, stat->start_ticks}, "").is_ok());
+  ASSERT_TRUE(supervisor.terminate("T_1").is_ok());
+  ASSERT_TRUE(log_.wait_for("T_1"));
+  EXPECT_TRUE(eventually([&] { return process_group_members(leader).empty(); }));
+}
+
 // Gated start: spawn holds the process before it runs anything; release lets it run.
 
 /// A task that leaves the file "marker" when it runs, with the exit file "exit".
