@@ -25,6 +25,10 @@ void add_server_options(CLI::App* cmd, ServerOptions& options) {
       ->capture_default_str();
   cmd->add_option("--max-task-per-device", options.max_task_per_device,
                   "most tasks on one GPU")->capture_default_str();
+  cmd->add_option("--allowed-host", options.allowed_hosts,
+                  "a host name clients use to reach the server, besides loopback and the bound "
+                  "address (repeatable; docs/security.md)")
+      ->allow_extra_args(false);
 }
 
 /// Blocks SIGINT and SIGTERM in every thread started from now on; the caller waits for them

@@ -6,10 +6,12 @@
 #include <netinet/in.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <condition_variable>
 #include <cstring>
 #include <fstream>
@@ -22,6 +24,7 @@
 #include "env/path.h"
 #include "project/project_builder.h"
 #include "server/message_log.h"
+#include "server/request_guard.h"
 #include "server/request_params.h"
 #include "server/task_manager.h"
 #include "server/task_output.h"
@@ -30,7 +33,12 @@
 namespace dlnest {
 namespace {
 
+/// Bodies larger than this are refused (HTTP 413): JSON and multipart/form-data ones.
 constexpr size_t kMaxBody = 1 << 20;
+/// cpp-httplib 0.11.4 refuses larger application/x-www-form-urlencoded bodies (HTTP 413) before
+/// any setting applies: its CPPHTTPLIB_FORM_URL_ENCODED_PAYLOAD_MAX_LENGTH, compiled into
+/// Debian's libcpp-httplib. Only the message names it.
+constexpr size_t kMaxFormBody = 8192;
 constexpr int64_t kDefaultOutputBytes = 64 * 1024;
 constexpr int64_t kMaxOutputBytes = 4 << 20;
 
@@ -58,13 +66,26 @@ std::string own_dir() {
   return n > 0 ? path::parent(std::string(buf, static_cast<size_t>(n))) : ".";
 }
 
-bool is_loopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+/// Refuses a token file that others than its owner may read or write.
+Status check_token_file_mode(const std::string& file) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) {
+    return errno == ENOENT ? Status::ok()
+                           : Status::io_error("cannot stat " + file + ": " + std::strerror(errno));
+  }
+  if ((st.st_mode & 077) == 0) return Status::ok();
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 0777));
+  return Status::failed_precondition("token file " + file + " is readable by others (mode " +
+                                     mode + "); run 'chmod 600 " + file +
+                                     "' or delete it to have a new one made (docs/security.md)");
 }
 
 /// The token in `<state_dir>/token`, created (mode 0600) with 32 random hex digits when missing.
+/// An existing token file that others may read is an error.
 Result<std::string> load_or_create_token(const std::string& state_dir) {
   const std::string file = path::join(state_dir, "token");
+  DLNEST_RETURN_IF_ERROR(check_token_file_mode(file));
   std::ifstream in(file);
   std::string token;
   if (in >> token && token.size() >= 16) return token;
@@ -152,6 +173,9 @@ class HttpServer : public Server {
   /// Binds the port (nothing is served yet).
   Status bind() {
     install_routes();
+    http_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      return guard(req, res);
+    });
     http_.set_payload_max_length(kMaxBody);
     // A reply is written as two send() calls (headers, then body). With Nagle's algorithm the
     // body waits for the ACK of the headers, which a keep-alive client delays by 40 ms.
@@ -168,7 +192,7 @@ class HttpServer : public Server {
       std::string message;
       switch (res.status) {
         case 404: message = "unknown path " + req.path + " (see docs/api.md)"; break;
-        case 413: message = "request body larger than 1 MiB"; break;
+        case 413: message = too_large_message(req); break;
         case 414: message = "request URI too long"; break;
         default: message = "bad request (HTTP " + std::to_string(res.status) + ")";
       }
@@ -235,6 +259,32 @@ class HttpServer : public Server {
   }
 
  private:
+  /// Runs before any handler: refuses what a web page of another site would send
+  /// (docs/security.md).
+  httplib::Server::HandlerResponse guard(const httplib::Request& req, httplib::Response& res) {
+    ServerIdentity identity{options_.host, port_, options_.allowed_hosts};
+    GuardHeaders headers;
+    if (req.has_header("Host")) headers.host = req.get_header_value("Host");
+    if (req.has_header("Origin")) headers.origin = req.get_header_value("Origin");
+    if (req.has_header("Sec-Fetch-Site")) {
+      headers.sec_fetch_site = req.get_header_value("Sec-Fetch-Site");
+    }
+    Status s = check_request(identity, headers);
+    if (s.is_ok()) return httplib::Server::HandlerResponse::Unhandled;
+    send(res, 403, error_reply(s.message()));
+    return httplib::Server::HandlerResponse::Handled;
+  }
+
+  static std::string too_large_message(const httplib::Request& req) {
+    if (req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) == 0) {
+      return "form body (application/x-www-form-urlencoded) larger than " +
+             std::to_string(kMaxFormBody / 1024) +
+             " KiB; send larger parameters as JSON (application/json) or multipart/form-data, "
+             "up to " + std::to_string(kMaxBody >> 20) + " MiB";
+    }
+    return "request body larger than " + std::to_string(kMaxBody >> 20) + " MiB";
+  }
+
   void set_connection_limits() {
     http_.new_task_queue = [] { return new httplib::ThreadPool(kHttpThreads); };
     http_.set_read_timeout(kReadTimeoutS, 0);
@@ -268,6 +318,7 @@ class HttpServer : public Server {
     http_.Put(path, h);
     http_.Delete(path, h);
     http_.Patch(path, h);
+    http_.Options(path, h);
   }
 
   void dispatch(const std::string& path, const httplib::Request& req, httplib::Response& res) {
@@ -283,6 +334,11 @@ class HttpServer : public Server {
       }
     }
     const Route& route = routes_.at(path);
+    if (req.method == "OPTIONS") {  // no CORS headers: other sites may not use the API
+      res.status = 204;
+      res.set_header("Allow", route.method + ", OPTIONS");
+      return;
+    }
     if (req.method != route.method) {
       send(res, 405, error_reply("method " + req.method + " not allowed on " + path + "; use " +
                                      route.method));
@@ -552,7 +608,7 @@ Result<std::unique_ptr<Server>> Server::start(const ServerOptions& given) {
                           std::make_unique<Supervisor>()));
   std::string token;
   DLNEST_RETURN_IF_ERROR(Env::default_env()->create_dirs(options.state_dir));
-  if (!is_loopback(options.host)) {
+  if (!is_loopback_address(options.host)) {
     DLNEST_ASSIGN_OR_RETURN(token, load_or_create_token(options.state_dir));
   }
   // Lock the state and bind before touching the tasks, so that a second server fails cleanly

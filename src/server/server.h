@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "dlnest/status.h"
 
@@ -22,6 +23,9 @@ struct ServerOptions {
   bool end_tasks_on_exit = false;
   std::string worker_path;  ///< dlnest-worker; empty: next to the running binary
   bool quiet = false;       ///< do not echo the server's messages to stderr
+  /// Host names the server answers to besides loopback and its bound address (--allowed-host);
+  /// docs/security.md.
+  std::vector<std::string> allowed_hosts;
 };
 
 /// A running server. start() binds the port and starts serving from background threads.
