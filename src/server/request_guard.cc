@@ -70,7 +70,9 @@ bool name_is_server(const ServerIdentity& server, const std::string& name) {
                      [&](const std::string& h) { return lower(unbracket(h)) == name; });
 }
 
-std::string port_text(const ServerIdentity& server) { return std::to_string(server.port); }
+std::string port_text(const ServerIdentity& server) {
+  return std::to_string(server.port);
+}
 
 Status refused_host(const ServerIdentity& server, const std::string& host) {
   return Status::failed_precondition(
@@ -117,8 +119,8 @@ Status check_request(const ServerIdentity& server, const GuardHeaders& headers) 
   if (!headers.host) {
     if (!is_loopback_address(server.bound_host)) {
       return Status::failed_precondition(
-          "refused a request without a Host header: the server is bound to " +
-          server.bound_host + "; send 'Host: <name>:" + port_text(server) + "' (HTTP/1.1)");
+          "refused a request without a Host header: the server is bound to " + server.bound_host +
+          "; send 'Host: <name>:" + port_text(server) + "' (HTTP/1.1)");
     }
   } else if (!host_names_server(server, *headers.host)) {
     return refused_host(server, *headers.host);

@@ -119,8 +119,9 @@ TEST_F(RequestGuardServerTest, ACrossSiteFormPostIsRefusedBeforeItActs) {
 TEST_F(RequestGuardServerTest, AForeignHostIsRefused) {
   serve();
   // A DNS-rebinding page: evil.example resolves to 127.0.0.1, the browser sends its own name.
-  RawReply r = send_raw(server_->port(), "GET /get_task_info HTTP/1.1\r\nHost: evil.example:" +
-                                             port_ + "\r\nConnection: close\r\n\r\n");
+  RawReply r =
+      send_raw(server_->port(), "GET /get_task_info HTTP/1.1\r\nHost: evil.example:" + port_ +
+                                    "\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(r.status, 403) << r.body;
   Json body = Json::parse(r.body);
   EXPECT_EQ(body["status"], "error");
@@ -155,8 +156,9 @@ TEST_F(RequestGuardServerTest, AnAllowedHostIsServed) {
   ServerOptions options;
   options.allowed_hosts = {"gpu-box.lan"};
   serve(options);
-  RawReply r = send_raw(server_->port(), "GET /get_task_info HTTP/1.1\r\nHost: GPU-box.lan:" +
-                                             port_ + "\r\nConnection: close\r\n\r\n");
+  RawReply r =
+      send_raw(server_->port(), "GET /get_task_info HTTP/1.1\r\nHost: GPU-box.lan:" + port_ +
+                                    "\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(r.status, 200) << r.body;
 }
 
@@ -188,8 +190,8 @@ TEST_F(RequestGuardServerTest, AFormBodyOverTheLimitIsRefusedWithTheRealLimit) {
   const std::string json = R"({"new_delay": 7, "x": ")" + std::string(100000, 'a') + "\"}";
   r = send_raw(server_->port(), "POST /change_delay HTTP/1.1\r\nHost: 127.0.0.1:" + port_ +
                                     "\r\nConnection: close\r\nContent-Type: application/json\r\n"
-                                    "Content-Length: " + std::to_string(json.size()) +
-                                    "\r\n\r\n" + json);
+                                    "Content-Length: " +
+                                    std::to_string(json.size()) + "\r\n\r\n" + json);
   EXPECT_EQ(r.status, 200) << r.body;
 }
 

@@ -82,9 +82,10 @@ TEST(RequestGuardTest, OnlyTheServersOwnOriginIsAccepted) {
   EXPECT_TRUE(origin_is_server(s, "http://localhost:9999"));
   EXPECT_TRUE(origin_is_server(s, "HTTP://LOCALHOST:9999"));
   EXPECT_TRUE(origin_is_server(s, "http://[::1]:9999"));
-  for (const char* origin : {"http://evil.example", "http://evil.example:9999", "null", "",
-                             "https://127.0.0.1:9999", "http://127.0.0.1", "http://127.0.0.1:9998",
-                             "http://127.0.0.1:9999/", "file://", "http://localhost.evil.example:9999"}) {
+  for (const char* origin :
+       {"http://evil.example", "http://evil.example:9999", "null", "", "https://127.0.0.1:9999",
+        "http://127.0.0.1", "http://127.0.0.1:9998", "http://127.0.0.1:9999/", "file://",
+        "http://localhost.evil.example:9999"}) {
     EXPECT_FALSE(origin_is_server(s, origin)) << origin;
   }
   ServerIdentity port80 = loopback();
