@@ -28,7 +28,9 @@ struct LoadedConfig {
 /// that lists them), then `freq_path` (if not empty) and its own child_jsons. Later files win.
 /// A relative `root_file_path` resolves against the root config's folder, a relative
 /// `save_root` against `root_file_path`.
-/// Errors name the file at fault, with line and column for JSON syntax errors.
+/// Every file is read with Env::read_bounded_file (a regular file of at most 16 MiB; a FIFO, a
+/// device or a folder is refused at once). Errors name the file at fault, with line and column
+/// for JSON syntax errors, and never quote its content.
 Result<LoadedConfig> load_config(const std::string& root_config, const std::string& freq_path = "",
                                  Env* env = Env::default_env());
 

@@ -2,6 +2,7 @@
 // inject write/fsync failures and simulated crashes (see src/env/fault_injection_env.h).
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
@@ -33,6 +34,13 @@ class Env {
   /// Creates or truncates `path` for writing.
   virtual Result<std::unique_ptr<WritableFile>> new_writable_file(const std::string& path) = 0;
   virtual Result<std::string> read_file(const std::string& path) = 0;
+  /// Reads a file that a request or a save package names (a config, args.json, _package.json)
+  /// without ever blocking on it or reading without end: only a regular file of at most
+  /// `max_bytes` bytes is read; a FIFO, a device, a directory or a larger file is refused with an
+  /// error naming `path`. A symbolic link is followed; when `within` is not empty the file's real
+  /// path must lie under the real path of the folder `within`, else FailedPrecondition.
+  virtual Result<std::string> read_bounded_file(const std::string& path, size_t max_bytes,
+                                                const std::string& within) = 0;
   virtual bool file_exists(const std::string& path) = 0;
   virtual bool is_directory(const std::string& path) = 0;
   /// Names (not paths) of the entries of directory `path`, sorted.

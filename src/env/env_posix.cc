@@ -6,10 +6,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "dlnest/env.h"
 #include "env/path.h"
+#include "env/regular_file.h"
 
 namespace dlnest {
 
@@ -19,6 +21,15 @@ Status posix_error(const std::string& context, int err) {
   std::string msg = context + ": " + std::strerror(err);
   if (err == ENOENT) return Status::not_found(msg);
   return Status::io_error(msg);
+}
+
+/// The absolute path of `path` with every symbolic link resolved (realpath(3)).
+Result<std::string> real_path(const std::string& path) {
+  char* resolved = ::realpath(path.c_str(), nullptr);
+  if (resolved == nullptr) return posix_error(path, errno);
+  std::string out(resolved);
+  ::free(resolved);
+  return out;
 }
 
 class PosixWritableFile final : public WritableFile {
@@ -84,6 +95,18 @@ class PosixEnv final : public Env {
     }
     ::close(fd);
     return data;
+  }
+
+  Result<std::string> read_bounded_file(const std::string& path, size_t max_bytes,
+                                        const std::string& within) override {
+    if (within.empty()) return read_regular_file(path, max_bytes, SymlinkPolicy::kFollow);
+    DLNEST_ASSIGN_OR_RETURN(std::string real, real_path(path));
+    DLNEST_ASSIGN_OR_RETURN(std::string root, real_path(within));
+    if (real != root && real.compare(0, root.size() + 1, root + "/") != 0) {
+      return Status::failed_precondition(path + " leads out of " + within + " (to " + real + ")");
+    }
+    // The real path has no link left to follow; one put there since is refused.
+    return read_regular_file(real, max_bytes, SymlinkPolicy::kRefuse);
   }
 
   bool file_exists(const std::string& path) override { return ::access(path.c_str(), F_OK) == 0; }

@@ -1,6 +1,7 @@
 #include "env/fault_injection_env.h"
 
 #include "env/path.h"
+#include "env/regular_file.h"
 
 namespace dlnest {
 
@@ -98,6 +99,14 @@ Result<std::string> FaultInjectionEnv::read_file(const std::string& p) {
   auto node = lookup(p);
   if (node == nullptr) return Status::not_found("cannot open " + p + ": No such file or directory");
   return node->data;
+}
+
+Result<std::string> FaultInjectionEnv::read_bounded_file(const std::string& p, size_t max_bytes,
+                                                         const std::string& /*within*/) {
+  // No symbolic links or special files here: only the size cap applies.
+  DLNEST_ASSIGN_OR_RETURN(std::string data, read_file(p));
+  if (data.size() > max_bytes) return file_too_large(p, max_bytes);
+  return data;
 }
 
 bool FaultInjectionEnv::file_exists(const std::string& p) {

@@ -33,6 +33,8 @@ class FaultInjectionEnv final : public Env {
 
   Result<std::unique_ptr<WritableFile>> new_writable_file(const std::string& path) override;
   Result<std::string> read_file(const std::string& path) override;
+  Result<std::string> read_bounded_file(const std::string& path, size_t max_bytes,
+                                        const std::string& within) override;
   bool file_exists(const std::string& path) override;
   bool is_directory(const std::string& path) override;
   Result<std::vector<std::string>> list_dir(const std::string& path) override;

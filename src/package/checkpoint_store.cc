@@ -5,6 +5,7 @@
 #include <set>
 
 #include "env/path.h"
+#include "env/regular_file.h"
 
 namespace dlnest {
 
@@ -95,7 +96,7 @@ Result<std::unique_ptr<CheckpointStore>> CheckpointStore::open(Env* env,
   std::unique_ptr<CheckpointStore> store(new CheckpointStore(env, package_dir, args));
   const std::string index_path = path::join(package_dir, kIndexFile);
   if (!env->file_exists(index_path)) return store;
-  auto text = env->read_file(index_path);
+  auto text = env->read_bounded_file(index_path, kMaxConfigFileBytes, package_dir);
   if (!text.is_ok()) return text.status();
   const Json index = Json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (!index.is_object()) return Status::corruption(index_path + ": not a JSON object");

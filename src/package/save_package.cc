@@ -76,7 +76,7 @@ Result<SavePackage> SavePackage::open(const std::string& dir, Env* env) {
                                       path::base_name(needed) + ")");
     }
   }
-  auto args = read_json_object(env, args_file);
+  auto args = read_json_object(env, args_file, dir);
   if (!args.is_ok()) return args.status();
   auto ckpt_args = CheckpointArgs::from_args(*args);
   if (!ckpt_args.is_ok()) return ckpt_args.status().with_context(args_file);

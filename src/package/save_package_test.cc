@@ -1,6 +1,8 @@
 #include "dlnest/save_package.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <regex>
 #include <set>
@@ -199,6 +201,33 @@ TEST_F(SavePackageTest, OpenRejectsWhatIsNotAPackage) {
   EXPECT_EQ(SavePackage::open(dir_.file("badindex")).status().to_string(),
             "Corruption: " + dir_.file("badindex/_package.json") +
                 ": \"ckpt_fast\" must be an array");
+}
+
+TEST_F(SavePackageTest, OpenRefusesRecordsThatLeadOutOfThePackage) {
+  const std::string secret = dir_.write("elsewhere/secret.json", "{}");
+  dir_.write("linked/_package.json", "{}");
+  ASSERT_EQ(::symlink(secret.c_str(), dir_.file("linked/args.json").c_str()), 0);
+  EXPECT_EQ(SavePackage::open(dir_.file("linked")).status().to_string(),
+            "Failed precondition: " + dir_.file("linked/args.json") + " leads out of " +
+                dir_.file("linked") + " (to " + secret + ")");
+
+  dir_.write("index/args.json", "{}");
+  ASSERT_EQ(::symlink("../elsewhere/secret.json", dir_.file("index/_package.json").c_str()), 0);
+  EXPECT_EQ(SavePackage::open(dir_.file("index")).status().to_string(),
+            "Failed precondition: " + dir_.file("index/_package.json") + " leads out of " +
+                dir_.file("index") + " (to " + secret + ")");
+
+  dir_.write("inside/_package.json", "{}");
+  dir_.write("inside/records/args.json", "{}");
+  ASSERT_EQ(::symlink("records/args.json", dir_.file("inside/args.json").c_str()), 0);
+  EXPECT_TRUE(SavePackage::open(dir_.file("inside")).is_ok());
+}
+
+TEST_F(SavePackageTest, OpenRefusesRecordsThatAreNotRegularFiles) {
+  dir_.write("fifo/_package.json", "{}");
+  ASSERT_EQ(::mkfifo(dir_.file("fifo/args.json").c_str(), 0600), 0);
+  EXPECT_EQ(SavePackage::open(dir_.file("fifo")).status().to_string(),
+            "Failed precondition: " + dir_.file("fifo/args.json") + " is not a regular file");
 }
 
 TEST(StandaloneSavePackageTest, GiveArgsSaveToNewDirAndCheckpoint) {

@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "supervisor/regular_file.h"
+#include "env/regular_file.h"
 
 namespace dlnest {
 namespace {

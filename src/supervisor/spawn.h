@@ -8,8 +8,8 @@
 #include <string>
 
 #include "dlnest/status.h"
+#include "env/unique_fd.h"
 #include "supervisor/task_runner.h"
-#include "supervisor/unique_fd.h"
 
 namespace dlnest {
 

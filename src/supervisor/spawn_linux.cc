@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "supervisor/regular_file.h"
+#include "env/regular_file.h"
 #include "supervisor/spawn.h"
 
 extern char** environ;

@@ -21,8 +21,8 @@
 #include <sstream>
 #include <thread>
 
+#include "env/regular_file.h"
 #include "supervisor/proc_stat.h"
-#include "supervisor/regular_file.h"
 #include "supervisor/spawn.h"
 
 namespace dlnest {
