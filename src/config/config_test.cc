@@ -14,6 +14,7 @@
 
 #include "env/regular_file.h"
 #include "testing/temp_dir.h"
+#include "testing/watchdog.h"
 
 namespace dlnest {
 namespace {
@@ -48,8 +49,9 @@ TEST_F(ConfigTest, WorkedExampleOfTheDesign) {
 }
 
 TEST_F(ConfigTest, NestedObjectsMergeKeyByKey) {
-  dir_.write("root.json",
-             R"({"m": {"enc": {"layers": 2, "act": "relu"}, "lr": 0.1}, "child_jsons": ["c.json"]})");
+  dir_.write(
+      "root.json",
+      R"({"m": {"enc": {"layers": 2, "act": "relu"}, "lr": 0.1}, "child_jsons": ["c.json"]})");
   dir_.write("c.json", R"({"m": {"enc": {"layers": 4, "drop": 0.5}}})");
   EXPECT_EQ(load("root.json")["m"],
             Json::parse(R"({"enc": {"layers": 4, "act": "relu", "drop": 0.5}, "lr": 0.1})"));
@@ -169,36 +171,9 @@ TEST_F(ConfigTest, SyntaxErrorNeverQuotesTheFile) {
   }
 }
 
-/// Ends the test binary (instead of letting it hang) when not destroyed within `seconds`.
-class Watchdog {
- public:
-  explicit Watchdog(int seconds)
-      : thread_([this, seconds] {
-          std::unique_lock<std::mutex> lock(mu_);
-          if (!cv_.wait_for(lock, std::chrono::seconds(seconds), [this] { return done_; })) {
-            std::fprintf(stderr, "watchdog: still reading after %d s\n", seconds);
-            std::_Exit(1);
-          }
-        }) {}
-  ~Watchdog() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;
-};
-
 /// The error of loading `root` (and `freq`), which must come within a second.
 std::string quick_error(const std::string& root, const std::string& freq = "") {
-  Watchdog watchdog(5);
+  testing::Watchdog watchdog(5, "still reading");
   const auto start = std::chrono::steady_clock::now();
   auto config = load_config(root, freq);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
@@ -271,7 +246,8 @@ TEST_F(ConfigTest, WrongTypesForKnownKeysNameFileAndKey) {
                                     ": \"other_file_paths\" must be an array of strings, got "
                                     "\"./a.cpp\"");
   dir_.write("g.json", R"({"save_root": 5})");
-  EXPECT_EQ(error_of("g.json"), dir_.file("g.json") + ": \"save_root\" must be a string, got number");
+  EXPECT_EQ(error_of("g.json"),
+            dir_.file("g.json") + ": \"save_root\" must be a string, got number");
   dir_.write("h.json", R"({"child_jsons": "c.json"})");
   EXPECT_NE(error_of("h.json").find("\"child_jsons\" must be an array of strings"),
             std::string::npos);

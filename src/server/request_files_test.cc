@@ -16,39 +16,13 @@
 #include "dlnest/config.h"
 #include "server/server.h"
 #include "testing/temp_dir.h"
+#include "testing/watchdog.h"
 
 namespace dlnest {
 namespace {
 
 using testing::TempDir;
 using Clock = std::chrono::steady_clock;
-
-/// Ends the test binary (instead of letting it hang) when not destroyed within `seconds`.
-class Watchdog {
- public:
-  explicit Watchdog(int seconds)
-      : thread_([this, seconds] {
-          std::unique_lock<std::mutex> lock(mu_);
-          if (!cv_.wait_for(lock, std::chrono::seconds(seconds), [this] { return done_; })) {
-            std::fprintf(stderr, "watchdog: no answer after %d s\n", seconds);
-            std::_Exit(1);
-          }
-        }) {}
-  ~Watchdog() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;
-};
 
 class RequestFilesTest : public ::testing::Test {
  protected:
@@ -67,13 +41,14 @@ class RequestFilesTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    Watchdog watchdog(20);  // a request handler stuck on a file must fail the test, not hang it
+    testing::Watchdog watchdog(
+        20, "no answer");  // a request handler stuck on a file must fail the test, not hang it
     if (server_ != nullptr) server_->stop();
   }
 
   /// Posts `params` to `path`; the reply must be an error within 2 s. Returns its message.
   std::string error_of(const std::string& path, const httplib::Params& params) {
-    Watchdog watchdog(20);
+    testing::Watchdog watchdog(20, "no answer");
     const auto start = Clock::now();
     auto res = client_->Post(path.c_str(), params);
     EXPECT_LT(Clock::now() - start, std::chrono::seconds(2)) << path;
