@@ -8,6 +8,8 @@
 #include <cstring>
 #include <iostream>
 
+#include "env/regular_file.h"
+
 namespace dlnest {
 
 namespace {
@@ -37,8 +39,11 @@ WorkerOutput::WorkerOutput(int file_fd, int terminal_fd, int pipe_fd)
 }
 
 Result<std::unique_ptr<WorkerOutput>> WorkerOutput::redirect(const std::string& file, bool echo) {
-  const int file_fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (file_fd < 0) return errno_status("cannot open " + file);
+  // A package's output file must be a regular file: a FIFO would block the worker, and a link
+  // would make it append to whatever file the link names.
+  Result<UniqueFd> opened = open_regular_file(file, O_WRONLY | O_CREAT | O_APPEND);
+  if (!opened.is_ok()) return opened.status().with_context("cannot open the output file");
+  const int file_fd = opened->release();
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   int terminal_fd = -1;
   int read_fd = -1;
