@@ -16,15 +16,18 @@ namespace dlnest::cli {
 namespace {
 
 void add_server_options(CLI::App* cmd, ServerOptions& options) {
-  cmd->add_option("--host", options.host, "address to listen on (non-loopback needs the token)")
+  cmd->add_option("--host", options.host,
+                  "address to listen on (non-loopback needs the token and --insecure)")
       ->capture_default_str();
   cmd->add_option("--port", options.port, "port (0: any free port)")->capture_default_str();
   cmd->add_option("--simulated-gpus", options.simulated_gpus,
                   "simulated GPUs for trying the scheduler, e.g. sim:24000,24000");
   cmd->add_option("--delay", options.delay_s, "seconds between scheduling rounds")
       ->capture_default_str();
-  cmd->add_option("--max-task-per-device", options.max_task_per_device,
-                  "most tasks on one GPU")->capture_default_str();
+  cmd->add_option("--max-task-per-device", options.max_task_per_device, "most tasks on one GPU")
+      ->capture_default_str();
+  cmd->add_flag("--insecure", options.insecure,
+                "allow a non-loopback --host without TLS (token and replies in clear text)");
   cmd->add_option("--allowed-host", options.allowed_hosts,
                   "a host name clients use to reach the server, besides loopback and the bound "
                   "address (repeatable; docs/security.md)")
@@ -76,9 +79,8 @@ void add_local(CLI::App& app, int& exit_code, const ClientOptions& client) {
   cmd->callback([options, &exit_code, &client] {
     options->end_tasks_on_exit = true;
     // Its own state, so that it never competes with a `dlnest server` for the same tasks.
-    options->state_dir = client.state_dir.empty()
-                             ? path::join(default_state_dir(), "local")
-                             : client.state_dir;
+    options->state_dir =
+        client.state_dir.empty() ? path::join(default_state_dir(), "local") : client.state_dir;
     auto server = Server::start(*options);
     if (!server.is_ok()) {
       exit_code = fail(server.status());

@@ -198,6 +198,7 @@ TEST_F(RequestGuardServerTest, AFormBodyOverTheLimitIsRefusedWithTheRealLimit) {
 TEST_F(RequestGuardServerTest, TheTokenFileIsCreatedPrivate) {
   ServerOptions options;
   options.host = "0.0.0.0";
+  options.insecure = true;
   serve(options);
   struct stat st {};
   ASSERT_EQ(::stat(dir_.file("state/token").c_str(), &st), 0);
@@ -209,6 +210,7 @@ TEST_F(RequestGuardServerTest, AnExistingPrivateTokenFileIsUsed) {
   ASSERT_EQ(::chmod(file.c_str(), 0600), 0);
   ServerOptions options;
   options.host = "0.0.0.0";
+  options.insecure = true;
   serve(options);
   EXPECT_EQ(server_->token(), "0123456789abcdef0123");
 }
@@ -219,6 +221,7 @@ TEST_F(RequestGuardServerTest, ATokenFileOthersCanReadIsRefused) {
     ASSERT_EQ(::chmod(file.c_str(), mode), 0);
     ServerOptions options;
     options.host = "0.0.0.0";
+    options.insecure = true;
     auto server = start(options);
     ASSERT_FALSE(server.is_ok()) << "mode " << mode;
     const std::string message = server.status().message();

@@ -2,6 +2,7 @@
 #include "server/server.h"
 
 #include <fcntl.h>
+#include <httplib.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <sys/file.h>
@@ -11,12 +12,11 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <functional>
-#include <httplib.h>
 #include <map>
 #include <thread>
 
@@ -76,8 +76,8 @@ Status check_token_file_mode(const std::string& file) {
   if ((st.st_mode & 077) == 0) return Status::ok();
   char mode[8];
   std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 0777));
-  return Status::failed_precondition("token file " + file + " is readable by others (mode " +
-                                     mode + "); run 'chmod 600 " + file +
+  return Status::failed_precondition("token file " + file + " is readable by others (mode " + mode +
+                                     "); run 'chmod 600 " + file +
                                      "' or delete it to have a new one made (docs/security.md)");
 }
 
@@ -173,9 +173,8 @@ class HttpServer : public Server {
   /// Binds the port (nothing is served yet).
   Status bind() {
     install_routes();
-    http_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      return guard(req, res);
-    });
+    http_.set_pre_routing_handler(
+        [this](const httplib::Request& req, httplib::Response& res) { return guard(req, res); });
     http_.set_payload_max_length(kMaxBody);
     // A reply is written as two send() calls (headers, then body). With Nagle's algorithm the
     // body waits for the ACK of the headers, which a keep-alive client delays by 40 ms.
@@ -191,10 +190,17 @@ class HttpServer : public Server {
       if (!res.body.empty()) return;
       std::string message;
       switch (res.status) {
-        case 404: message = "unknown path " + req.path + " (see docs/api.md)"; break;
-        case 413: message = too_large_message(req); break;
-        case 414: message = "request URI too long"; break;
-        default: message = "bad request (HTTP " + std::to_string(res.status) + ")";
+        case 404:
+          message = "unknown path " + req.path + " (see docs/api.md)";
+          break;
+        case 413:
+          message = too_large_message(req);
+          break;
+        case 414:
+          message = "request URI too long";
+          break;
+        default:
+          message = "bad request (HTTP " + std::to_string(res.status) + ")";
       }
       send(res, res.status, error_reply(message));
     });
@@ -225,6 +231,11 @@ class HttpServer : public Server {
     listener_ = std::thread([this] { http_.listen_after_bind(); });
     while (!http_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     log_->add("[Server] ", "listening on " + url() + " (state in " + options_.state_dir + ")");
+    if (options_.insecure && !is_loopback_address(options_.host)) {
+      log_->add("[Warning] ",
+                "--insecure: no TLS; the token and every reply cross the network "
+                "in clear text");
+    }
   }
 
   int port() const override { return port_; }
@@ -280,7 +291,8 @@ class HttpServer : public Server {
       return "form body (application/x-www-form-urlencoded) larger than " +
              std::to_string(kMaxFormBody / 1024) +
              " KiB; send larger parameters as JSON (application/json) or multipart/form-data, "
-             "up to " + std::to_string(kMaxBody >> 20) + " MiB";
+             "up to " +
+             std::to_string(kMaxBody >> 20) + " MiB";
     }
     return "request body larger than " + std::to_string(kMaxBody >> 20) + " MiB";
   }
@@ -301,9 +313,10 @@ class HttpServer : public Server {
 
   Status bind_error() {
     const int err = errno;
-    std::string why = err == EADDRINUSE ? "address already in use (is another DLNest server running?)"
-                      : err != 0       ? std::strerror(err)
-                                       : "cannot bind";
+    std::string why = err == EADDRINUSE
+                          ? "address already in use (is another DLNest server running?)"
+                      : err != 0 ? std::strerror(err)
+                                 : "cannot bind";
     return Status::io_error("cannot listen on " + options_.host + ":" +
                             std::to_string(options_.port) + ": " + why);
   }
@@ -327,9 +340,10 @@ class HttpServer : public Server {
       const std::string auth = req.get_header_value("Authorization");
       if (given.empty() && auth.rfind("Bearer ", 0) == 0) given = auth.substr(7);
       if (!same_token(given, token_)) {
-        send(res, 401, error_reply("missing or wrong token: send the one in " +
-                                   path::join(options_.state_dir, "token") +
-                                   " as 'Authorization: Bearer <token>'"));
+        send(res, 401,
+             error_reply("missing or wrong token: send the one in " +
+                         path::join(options_.state_dir, "token") +
+                         " as 'Authorization: Bearer <token>'"));
         return;
       }
     }
@@ -340,8 +354,9 @@ class HttpServer : public Server {
       return;
     }
     if (req.method != route.method) {
-      send(res, 405, error_reply("method " + req.method + " not allowed on " + path + "; use " +
-                                     route.method));
+      send(res, 405,
+           error_reply("method " + req.method + " not allowed on " + path + "; use " +
+                       route.method));
       return;
     }
     std::multimap<std::string, std::string> values(req.params.begin(), req.params.end());
@@ -356,7 +371,8 @@ class HttpServer : public Server {
       }
     }
     Result<Json> reply = route.handler(params);
-    send(res, 200, reply.is_ok() ? success(std::move(reply).value()) : error_reply(reply.status().message()));
+    send(res, 200,
+         reply.is_ok() ? success(std::move(reply).value()) : error_reply(reply.status().message()));
   }
 
   static Result<std::string> task_id(const RequestParams& p) {
@@ -377,7 +393,8 @@ class HttpServer : public Server {
   Result<TaskRecord> analyze_task(const RequestParams& p) {
     DLNEST_ASSIGN_OR_RETURN(TaskRecord task, known_task(p));
     if (task.type != TaskType::kAnalyze) {
-      return Status::invalid_argument("task " + task.id + " is a training task, not an analysis task");
+      return Status::invalid_argument("task " + task.id +
+                                      " is a training task, not an analysis task");
     }
     return task;
   }
@@ -462,9 +479,8 @@ class HttpServer : public Server {
       if (o < 0) return Status::invalid_argument("offset must be >= 0");
       offset = o;
     }
-    DLNEST_ASSIGN_OR_RETURN(OutputChunk chunk,
-                            read_output_file(manager_->output_file(task), offset,
-                                             static_cast<size_t>(max_bytes)));
+    DLNEST_ASSIGN_OR_RETURN(OutputChunk chunk, read_output_file(manager_->output_file(task), offset,
+                                                                static_cast<size_t>(max_bytes)));
     LogSlice slice;
     slice.offset = chunk.offset;
     slice.next_offset = chunk.offset + static_cast<int64_t>(chunk.text.size());
@@ -490,8 +506,10 @@ class HttpServer : public Server {
       DLNEST_ASSIGN_OR_RETURN(bool mnist, p.get_bool("MNIST"));
       if (target.empty()) return Status::invalid_argument("target_dir is empty");
       DLNEST_RETURN_IF_ERROR(create_project(target, mnist));
-      log_->add("[New project] ", "created " + std::string(mnist ? "an MNIST" : "a") +
-                                      " project in " + path::absolute(target), "#ff0f9f bold");
+      log_->add("[New project] ",
+                "created " + std::string(mnist ? "an MNIST" : "a") + " project in " +
+                    path::absolute(target),
+                "#ff0f9f bold");
       return Json::object();
     });
     route("/change_delay", "POST", [this](const RequestParams& p) -> Result<Json> {
@@ -609,6 +627,13 @@ Result<std::unique_ptr<Server>> Server::start(const ServerOptions& given) {
   std::string token;
   DLNEST_RETURN_IF_ERROR(Env::default_env()->create_dirs(options.state_dir));
   if (!is_loopback_address(options.host)) {
+    if (!options.insecure) {
+      return Status::failed_precondition(
+          "--host " + options.host +
+          " is not a loopback address, and this server has no TLS: "
+          "its token and every reply would cross the network in clear text. Pass --insecure to "
+          "accept that (docs/security.md), or use 127.0.0.1 and an SSH tunnel");
+    }
     DLNEST_ASSIGN_OR_RETURN(token, load_or_create_token(options.state_dir));
   }
   // Lock the state and bind before touching the tasks, so that a second server fails cleanly

@@ -23,6 +23,9 @@ struct ServerOptions {
   bool end_tasks_on_exit = false;
   std::string worker_path;  ///< dlnest-worker; empty: next to the running binary
   bool quiet = false;       ///< do not echo the server's messages to stderr
+  /// Bind to a non-loopback address although the server has no TLS: the token and every reply
+  /// cross the network in clear text (--insecure). Without it such a bind is refused.
+  bool insecure = false;
   /// Host names the server answers to besides loopback and its bound address (--allowed-host);
   /// docs/security.md.
   std::vector<std::string> allowed_hosts;

@@ -75,8 +75,9 @@ class ServerTest : public ::testing::Test {
     return Json::parse(res->body);
   }
 
-  Json get(const std::string& path, const httplib::Params& params = {}) {
-    auto res = client_->Get(path.c_str(), params, httplib::Headers{});
+  Json get(const std::string& path, const httplib::Params& params = {},
+           const httplib::Headers& headers = {}) {
+    auto res = client_->Get(path.c_str(), params, headers);
     EXPECT_TRUE(res) << path;
     if (!res) return Json();
     EXPECT_EQ(res->status, 200) << path << " " << res->body;
@@ -423,9 +424,30 @@ TEST_F(ServerTest, ASecondServerOnTheSameStateOrPortIsRefused) {
       << third.status().message();
 }
 
+TEST_F(ServerTest, ANonLoopbackServerWithoutTlsNeedsInsecure) {
+  ServerOptions options;
+  options.host = "0.0.0.0";
+  options.port = 0;
+  options.quiet = true;
+  options.state_dir = state_.file("state");
+  options.worker_path = std::string(DLNEST_BIN_DIR) + "/dlnest-worker";
+  auto refused = Server::start(options);
+  ASSERT_FALSE(refused.is_ok());
+  EXPECT_NE(refused.status().message().find("Pass --insecure"), std::string::npos)
+      << refused.status().message();
+  options.insecure = true;
+  server_ = start(options);
+  ASSERT_NE(server_, nullptr);
+  client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+  const std::string log =
+      get("/get_DLNest_output", {}, {{"Authorization", "Bearer " + server_->token()}})["text"];
+  EXPECT_NE(log.find("[Warning] --insecure: no TLS"), std::string::npos) << log;
+}
+
 TEST_F(ServerTest, ANonLoopbackServerRequiresItsToken) {
   ServerOptions options;
   options.host = "0.0.0.0";
+  options.insecure = true;
   server_ = start(options);
   ASSERT_NE(server_, nullptr);
   const std::string file = path::join(state_.file("state"), "token");
