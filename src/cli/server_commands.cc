@@ -58,9 +58,8 @@ void add_server(CLI::App& app, int& exit_code, const ClientOptions& client) {
       exit_code = fail(server.status());
       return;
     }
-    if (!(*server)->token().empty()) {
-      std::cerr << "[dlnest] clients must send the token stored in the state dir's 'token' file\n";
-    }
+    std::cerr << "[dlnest] clients of other users, and every client beyond loopback, must send "
+                 "the token in the state dir's 'token' file\n";
     int sig = 0;
     sigwait(&stop_signals, &sig);
     std::cerr << "[dlnest] stopping the server (" << (sig == SIGINT ? "SIGINT" : "SIGTERM")

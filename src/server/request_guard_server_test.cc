@@ -1,13 +1,18 @@
 // The server refuses what a web page in the user's browser would send it (cross-site form posts,
 // DNS rebinding), over raw HTTP on a real socket; and the mode of its token file.
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "dlnest/config.h"
 #include "env/path.h"
@@ -92,6 +97,52 @@ class RequestGuardServerTest : public ::testing::Test {
   std::unique_ptr<Server> server_;
   std::string port_;
 };
+
+/// The HTTP status another user's client gets for GET /get_task_info (with `token` when not
+/// empty): python's urllib run as uid/gid 65534. -1 when it could not run.
+int status_as_other_user(int port, const std::string& token) {
+  const std::string script =
+      "import urllib.request, urllib.error\n"
+      "r = urllib.request.Request('http://127.0.0.1:" +
+      std::to_string(port) + "/get_task_info')\n" +
+      (token.empty() ? "" : "r.add_header('Authorization', 'Bearer " + token + "')\n") +
+      "try:\n  print(urllib.request.urlopen(r).status)\n"
+      "except urllib.error.HTTPError as e:\n  print(e.code)\n";
+  std::vector<std::string> args = {"/usr/bin/python3", "-c", script};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) return -1;
+  const pid_t pid = ::fork();
+  if (pid == 0) {  // async-signal-safe calls only: the server's threads run in the parent
+    ::dup2(out[1], STDOUT_FILENO);
+    const gid_t nobody = 65534;
+    if (::setgroups(1, &nobody) != 0 || ::setgid(nobody) != 0 || ::setuid(65534) != 0) ::_exit(3);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  std::string text;
+  char buf[64];
+  ssize_t n;
+  while ((n = ::read(out[0], buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
+  ::close(out[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return text.empty() ? -1 : std::atoi(text.c_str());
+}
+
+TEST_F(RequestGuardServerTest, AnotherUsersClientNeedsTheToken) {
+  if (::geteuid() != 0 || ::access("/usr/bin/python3", X_OK) != 0) {
+    GTEST_SKIP() << "needs root (to run a client as another user) and /usr/bin/python3";
+  }
+  serve();
+  EXPECT_EQ(request("GET", "/get_task_info").status, 200);  // the owner, without the token
+  EXPECT_EQ(status_as_other_user(server_->port(), ""), 403);
+  EXPECT_EQ(status_as_other_user(server_->port(), "wrong"), 403);
+  EXPECT_EQ(status_as_other_user(server_->port(), server_->token()), 200);
+}
 
 TEST_F(RequestGuardServerTest, ACrossSiteFormPostIsRefusedBeforeItActs) {
   serve();

@@ -24,6 +24,7 @@
 #include "env/path.h"
 #include "project/project_builder.h"
 #include "server/message_log.h"
+#include "server/peer_owner.h"
 #include "server/request_guard.h"
 #include "server/request_params.h"
 #include "server/task_manager.h"
@@ -334,19 +335,37 @@ class HttpServer : public Server {
     http_.Options(path, h);
   }
 
-  void dispatch(const std::string& path, const httplib::Request& req, httplib::Response& res) {
-    if (!token_.empty()) {
-      std::string given = req.get_header_value("X-DLNest-Token");
-      const std::string auth = req.get_header_value("Authorization");
-      if (given.empty() && auth.rfind("Bearer ", 0) == 0) given = auth.substr(7);
-      if (!same_token(given, token_)) {
-        send(res, 401,
-             error_reply("missing or wrong token: send the one in " +
-                         path::join(options_.state_dir, "token") +
-                         " as 'Authorization: Bearer <token>'"));
-        return;
-      }
+  /// Whether the request carries the server's token.
+  bool has_token(const httplib::Request& req) const {
+    std::string given = req.get_header_value("X-DLNest-Token");
+    const std::string auth = req.get_header_value("Authorization");
+    if (given.empty() && auth.rfind("Bearer ", 0) == 0) given = auth.substr(7);
+    return same_token(given, token_);
+  }
+
+  /// Answers 401/403 and returns false unless the request may act as the server's owner: it
+  /// carries the token, or (on loopback) it comes from a process of the owner's user.
+  bool authorize(const httplib::Request& req, httplib::Response& res) {
+    if (has_token(req)) return true;
+    const std::string how = "send the token in " + path::join(options_.state_dir, "token") +
+                            " as 'Authorization: Bearer <token>' (dlnest: --token or "
+                            "DLNEST_TOKEN)";
+    if (!is_loopback_address(options_.host)) {
+      send(res, 401, error_reply("missing or wrong token: " + how));
+      return false;
     }
+    const std::optional<uid_t> peer = loopback_peer_uid(req.remote_addr, req.remote_port, port_);
+    if (peer && *peer == ::getuid()) return true;
+    send(res, 403,
+         error_reply("this server serves its owner (uid " + std::to_string(::getuid()) +
+                     ") only, and the request came from " +
+                     (peer ? "uid " + std::to_string(*peer) : std::string("an unknown user")) +
+                     ": " + how));
+    return false;
+  }
+
+  void dispatch(const std::string& path, const httplib::Request& req, httplib::Response& res) {
+    if (!authorize(req, res)) return;
     const Route& route = routes_.at(path);
     if (req.method == "OPTIONS") {  // no CORS headers: other sites may not use the API
       res.status = 204;
@@ -634,8 +653,9 @@ Result<std::unique_ptr<Server>> Server::start(const ServerOptions& given) {
           "its token and every reply would cross the network in clear text. Pass --insecure to "
           "accept that (docs/security.md), or use 127.0.0.1 and an SSH tunnel");
     }
-    DLNEST_ASSIGN_OR_RETURN(token, load_or_create_token(options.state_dir));
   }
+  // Also on loopback: other users' clients may act as the owner only with it.
+  DLNEST_ASSIGN_OR_RETURN(token, load_or_create_token(options.state_dir));
   // Lock the state and bind before touching the tasks, so that a second server fails cleanly
   // instead of adopting the first one's tasks.
   auto server = std::make_unique<HttpServer>(options, token, std::move(log));

@@ -42,7 +42,8 @@ class Server {
   virtual int port() const = 0;
   /// "http://host:port".
   virtual std::string url() const = 0;
-  /// The token clients must send (`Authorization: Bearer <token>`); empty on loopback.
+  /// The token (`Authorization: Bearer <token>`, also in `<state dir>/token`): needed by every
+  /// client beyond loopback, and on loopback by clients of other users than the server's.
   virtual std::string token() const = 0;
   /// Stops serving; with end_tasks_on_exit, ends every running task first. Idempotent.
   virtual void stop() = 0;
