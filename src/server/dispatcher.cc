@@ -1,7 +1,6 @@
 #include "server/dispatcher.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,6 +8,7 @@
 
 #include "dlnest/env.h"
 #include "dlnest/save_package.h"
+#include "env/regular_file.h"
 
 namespace dlnest {
 namespace {
@@ -30,32 +30,15 @@ std::string devices_text(const std::vector<int>& devices) {
   return out + "]";
 }
 
-/// The first kMaxSmallFile bytes of a regular file, read without blocking and without following
-/// a link; "" when it is missing or anything else.
+/// The first kMaxSmallFile bytes of a regular file, opened as every file a task controls is;
+/// "" when it is missing or anything else.
 std::string read_small_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return "";
-  struct stat st {};
-  std::string text;
-  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-    text.resize(kMaxSmallFile);
-    const ssize_t n = ::read(fd, text.data(), text.size());
-    text.resize(n > 0 ? static_cast<size_t>(n) : 0);
-  }
-  ::close(fd);
+  Result<UniqueFd> fd = open_regular_file(path, O_RDONLY);
+  if (!fd.is_ok()) return "";
+  std::string text(kMaxSmallFile, '\0');
+  const ssize_t n = ::read(fd->get(), text.data(), text.size());
+  text.resize(n > 0 ? static_cast<size_t>(n) : 0);
   return text;
-}
-
-/// The exit code a process wrote to `path`, or nullopt.
-std::optional<int> read_exit_code(const std::string& path) {
-  const std::string text = read_small_file(path);
-  try {
-    size_t used = 0;
-    const int code = std::stoi(text, &used);
-    return code;
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
 }
 
 std::string first_line(const std::string& text) {
@@ -126,7 +109,7 @@ void Dispatcher::settle(const TaskRecord& task) {
   const bool alive =
       task.pid > 0 && runner_->adopt(task.id, handle, files_.exit_file(task.id)).is_ok();
   if (!alive) {
-    const ExitInfo exit = exit_found_after_restart(read_exit_code(files_.exit_file(task.id)));
+    const ExitInfo exit = exit_found_after_restart(read_exit_file(files_.exit_file(task.id)));
     apply_end(task, decide_end(task, exit, build_error(task)), exit.exit_code);
     return;
   }

@@ -151,8 +151,8 @@ bool sweep_session(int sid, std::optional<int>* leader_status) {
   return left;
 }
 
-/// The exit code a task wrote to `path`; nullopt when missing, not a regular file or not a
-/// number (a FIFO put there cannot block the watcher).
+}  // namespace
+
 std::optional<int> read_exit_file(const std::string& path) {
   if (path.empty()) return std::nullopt;
   Result<UniqueFd> fd = open_regular_file(path, O_RDONLY);
@@ -168,8 +168,6 @@ std::optional<int> read_exit_file(const std::string& path) {
   if (end == buffer || *end != '\0' || errno != 0 || code < 0 || code > 255) return std::nullopt;
   return static_cast<int>(code);
 }
-
-}  // namespace
 
 struct Supervisor::Impl {
   struct Task {

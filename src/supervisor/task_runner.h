@@ -51,6 +51,11 @@ struct ExitInfo {
   bool never_started() const { return exit_code && *exit_code == kExitNeverStarted; }
 };
 
+/// The exit code a process wrote to its exit file (SpawnSpec::exit_file) at `path`; nullopt when
+/// the file is missing, not a regular file (a FIFO put there cannot block the reader) or not a
+/// code from 0 to 255. Implemented with the Supervisor, the one writer's counterpart.
+std::optional<int> read_exit_file(const std::string& path);
+
 /// Starts, watches and ends the processes of tasks. Thread-safe.
 ///
 /// Starting is two steps so that a crash between them cannot leave a process nobody knows about:
