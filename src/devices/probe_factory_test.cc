@@ -5,34 +5,12 @@
 
 #include <optional>
 
+#include "testing/scoped_env.h"
+
 namespace dlnest {
 namespace {
 
 constexpr char kNoNvml[] = "libdlnest-no-such-nvml.so.1";
-
-/// Sets an environment variable for the life of the object, then restores it.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = ::getenv(name)) old_ = old;
-    if (value != nullptr) {
-      ::setenv(name, value, 1);
-    } else {
-      ::unsetenv(name);
-    }
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      ::setenv(name_, old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_);
-    }
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
 
 std::string parse_error(const std::string& spec) {
   Result<std::vector<std::int64_t>> totals = parse_simulated_gpus(spec);
@@ -113,13 +91,13 @@ TEST(ProbeFactoryTest, MalformedSpecIsAnErrorNamingItsSource) {
 
 TEST(ProbeFactoryTest, SelectionReadsTheEnvironment) {
   {
-    ScopedEnv env(kSimulatedGpusEnv, "sim:16000");
+    testing::ScopedEnv env(kSimulatedGpusEnv, "sim:16000");
     ProbeSelection selection = ProbeSelection::from_environment("sim:8000");
     EXPECT_EQ(selection.flag_spec, "sim:8000");
     EXPECT_EQ(selection.env_spec, "sim:16000");
     EXPECT_EQ(selection.nvml_library, "libnvidia-ml.so.1");
   }
-  ScopedEnv unset(kSimulatedGpusEnv, nullptr);
+  testing::ScopedEnv unset(kSimulatedGpusEnv, nullptr);
   ProbeSelection selection = ProbeSelection::from_environment("");
   EXPECT_EQ(selection.flag_spec, "");
   EXPECT_EQ(selection.env_spec, "");
