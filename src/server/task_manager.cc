@@ -104,9 +104,6 @@ std::string TaskManager::output_file(const TaskRecord& task) const {
 
 Status TaskManager::run_exp(const std::string& id, const std::string& command) {
   DLNEST_ASSIGN_OR_RETURN(TaskRecord task, store_.get(id));
-  if (task.type != TaskType::kAnalyze) {
-    return Status::failed_precondition("task " + id + " is a training, not an analysis task");
-  }
   if (task.state != TaskState::kRunning) {
     return Status::failed_precondition("analysis task " + id + " is " +
                                        task_state_name(task.state) + ", not running");
