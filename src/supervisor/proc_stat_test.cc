@@ -1,6 +1,7 @@
 #include "supervisor/proc_stat.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -47,12 +48,29 @@ TEST(ProcStatTest, ReadsThisProcess) {
   EXPECT_EQ(stat->session, ::getsid(0));
   EXPECT_GT(stat->start_ticks, 0u);
   EXPECT_FALSE(read_proc_stat(0));
-  const std::vector<ProcStat> group = list_group(::getpgrp());
-  EXPECT_TRUE(std::any_of(group.begin(), group.end(),
-                          [](const ProcStat& p) { return p.pid == ::getpid(); }));
-  const std::vector<ProcStat> session = list_session(::getsid(0));
-  EXPECT_TRUE(std::any_of(session.begin(), session.end(),
-                          [](const ProcStat& p) { return p.pid == ::getpid(); }));
+}
+
+// A process that leads its own session finds itself in the listings of its
+// group and session. The test runs in a child that calls setsid(): the test
+// runner's own session may be led from outside this pid namespace, where
+// getsid() reports 0.
+TEST(ProcStatTest, ListsTheGroupAndSessionOfASessionLeader) {
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (::setsid() < 0) ::_exit(2);
+    const auto contains_self = [](const std::vector<ProcStat>& list) {
+      return std::any_of(list.begin(), list.end(),
+                         [](const ProcStat& p) { return p.pid == ::getpid(); });
+    };
+    const bool ok = contains_self(list_group(::getpid())) &&
+                    contains_self(list_session(::getpid())) && list_session(0).empty();
+    ::_exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 }  // namespace
