@@ -6,6 +6,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +23,10 @@ struct CheckpointArgs {
   int dilation_in_slow_track = 100;
   int max_ckpt_in_fast_track = 1;
   int max_ckpt_in_consistent_track = 1;
+  /// Inside an epoch, save every this many training steps; 0: never (docs/training.md).
+  int every_steps = 0;
+  /// Inside an epoch, save when this many minutes passed since the last save; 0: never.
+  double every_minutes = 0;
 
   /// Reads `args["checkpoint_args"]`; missing keys keep their defaults.
   static Result<CheckpointArgs> from_args(const Json& args);
@@ -32,6 +37,9 @@ struct CheckpointTracks {
   std::deque<int> fast;
   std::deque<int> slow;
   std::deque<int> consistent;
+  /// The checkpoint an interrupted run left (at most one), outside the tracks' caps; a later
+  /// save supersedes it.
+  std::deque<int> interrupt;
 
   bool holds(int id) const;
   /// Every held id, ascending, without duplicates.
@@ -57,6 +65,9 @@ class CheckpointStore {
   /// the id of a file dropped by set_current_id(), the shortened tracks are written first.)
   Result<int> save(const FileWriter& writer, bool hold);
   Result<int> save(std::string_view bytes, bool hold);
+  /// Saves checkpoint `next_id()` as the interrupt checkpoint: it takes the place of the previous
+  /// one and leaves the tracks as they are.
+  Result<int> save_interrupt(const FileWriter& writer);
 
   /// The file of checkpoint `id` (-1: the latest). NotFound when no track holds it.
   Result<std::string> path_of(int id) const;
@@ -82,6 +93,10 @@ class CheckpointStore {
   CheckpointStore(Env* env, std::string package_dir, const CheckpointArgs& args);
 
   std::string file_of(int id) const;
+  /// Writes checkpoint next_id() and the tracks `place` makes of it (the ids they drop go to
+  /// the vector), then removes the files no track holds any more.
+  Result<int> save_as(const FileWriter& writer,
+                      const std::function<void(CheckpointTracks&, int, std::vector<int>&)>& place);
   Status write_index(const CheckpointTracks& tracks);
   /// Removes temp files and unheld checkpoints below next_id() left by an interrupted save.
   void collect_garbage();

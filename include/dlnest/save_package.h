@@ -81,6 +81,9 @@ class SavePackage {
   /// Saves a checkpoint through the tracks; `hold` puts it in the consistent track.
   Result<int> save_checkpoint(const FileWriter& writer, bool hold = false);
   Result<int> save_checkpoint(std::string_view bytes, bool hold = false);
+  /// Saves the checkpoint of an interrupted run, outside the tracks (see
+  /// CheckpointStore::save_interrupt).
+  Result<int> save_interrupt_checkpoint(const FileWriter& writer);
   /// The bytes of checkpoint `id` (-1: the latest).
   Result<std::string> load_checkpoint(int id = -1) const;
   /// The file of checkpoint `id` (-1: the latest).

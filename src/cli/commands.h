@@ -25,6 +25,9 @@ void add_train_commands(CLI::App& app, int& exit_code, const ClientOptions& clie
 /// `dlnest analyze`, `exp`, `del`, `tasks`, `devices`, `output` and `shell`: clients of a server.
 void add_client_commands(CLI::App& app, int& exit_code, const ClientOptions& client);
 
+/// `dlnest export -r PKG [-c ID] [-o FILE] [-m MODULE]`: a checkpoint's weights as safetensors.
+void add_export_command(CLI::App& app, int& exit_code);
+
 /// `dlnest build-package` (hidden): builds a save package's plugin, the build stage of a task.
 void add_build_command(CLI::App& app, int& exit_code);
 

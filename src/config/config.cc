@@ -17,7 +17,10 @@ const char* const kStringKeys[] = {"save_root",           "runner_name",       "
                                    "dataset_file_path",   "life_cycle_file_path"};
 const char* const kStringListKeys[] = {"other_file_paths", kChildJsons};
 const char* const kCheckpointKeys[] = {"max_ckpt_in_slow_track", "dilation_in_slow_track",
-                                       "max_ckpt_in_fast_track", "max_ckpt_in_consistent_track"};
+                                       "max_ckpt_in_fast_track", "max_ckpt_in_consistent_track",
+                                       "every_steps"};
+/// Keys DLNest reads as non-negative integers ("seed" has a message of its own).
+const char* const kCountKeys[] = {"epochs"};
 const char* const kFileKeys[] = {"runner_file_path", "dataset_file_path", "life_cycle_file_path"};
 
 class ConfigLoader {
@@ -85,6 +88,13 @@ Status check_checkpoint_args(const Json& ckpt, const std::string& file) {
                                       ", got " + it->dump());
     }
   }
+  auto minutes = ckpt.find("every_minutes");
+  if (minutes != ckpt.end() && (!minutes->is_number() || minutes->get<double>() < 0)) {
+    return Status::invalid_argument(file +
+                                    ": \"checkpoint_args.every_minutes\" must be a non-negative "
+                                    "number, got " +
+                                    std::string(minutes->type_name()));
+  }
   return Status::ok();
 }
 
@@ -114,6 +124,13 @@ Status check_known_keys(const Json& object, const std::string& file) {
     if (!ok) {
       return Status::invalid_argument(file + ": \"" + key +
                                       "\" must be an array of strings, got " + it->dump());
+    }
+  }
+  for (const char* key : kCountKeys) {
+    auto it = object.find(key);
+    if (it != object.end() && !it->is_number_unsigned()) {
+      return Status::invalid_argument(file + ": \"" + key + "\" must be a non-negative integer, got " +
+                                      std::string(it->type_name()));
     }
   }
   auto seed = object.find("seed");

@@ -254,6 +254,16 @@ TEST_F(ConfigTest, WrongTypesForKnownKeysNameFileAndKey) {
   dir_.write("i.json", R"({"seed": -4})");
   EXPECT_EQ(error_of("i.json"),
             dir_.file("i.json") + ": \"seed\" must be a non-negative integer, got -4");
+  dir_.write("j.json", R"({"epochs": "ten"})");
+  EXPECT_EQ(error_of("j.json"),
+            dir_.file("j.json") + ": \"epochs\" must be a non-negative integer, got string");
+  dir_.write("k.json", R"({"checkpoint_args": {"every_minutes": "5"}})");
+  EXPECT_EQ(error_of("k.json"), dir_.file("k.json") +
+                                    ": \"checkpoint_args.every_minutes\" must be a non-negative "
+                                    "number, got string");
+  dir_.write("l.json", R"({"checkpoint_args": {"every_steps": 2.5}})");
+  EXPECT_NE(error_of("l.json").find("\"checkpoint_args.every_steps\" must be a non-negative"),
+            std::string::npos);
 }
 
 TEST_F(ConfigTest, MissingRootAndFreqAreNamed) {

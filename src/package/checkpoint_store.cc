@@ -12,6 +12,14 @@ namespace dlnest {
 namespace {
 
 constexpr const char* kCheckpointSuffix = ".ckpt";
+/// The index key of the interrupt checkpoint, written only when there is one.
+constexpr const char* kInterruptKey = "ckpt_interrupt";
+
+/// Moves every id of `track` to `dropped`.
+void drop_all(std::deque<int>& track, std::vector<int>& dropped) {
+  dropped.insert(dropped.end(), track.begin(), track.end());
+  track.clear();
+}
 
 /// Appends `id` to `track`, dropping the oldest entries past `cap` into `dropped`.
 void push(std::deque<int>& track, int id, int cap, std::vector<int>& dropped) {
@@ -64,18 +72,21 @@ Result<CheckpointArgs> CheckpointArgs::from_args(const Json& args) {
   out.max_ckpt_in_fast_track = it->value("max_ckpt_in_fast_track", out.max_ckpt_in_fast_track);
   out.max_ckpt_in_consistent_track =
       it->value("max_ckpt_in_consistent_track", out.max_ckpt_in_consistent_track);
+  out.every_steps = it->value("every_steps", out.every_steps);
+  out.every_minutes = it->value("every_minutes", out.every_minutes);
   return out;
 }
 
 bool CheckpointTracks::holds(int id) const {
   auto in = [id](const std::deque<int>& t) { return std::find(t.begin(), t.end(), id) != t.end(); };
-  return in(fast) || in(slow) || in(consistent);
+  return in(fast) || in(slow) || in(consistent) || in(interrupt);
 }
 
 std::vector<int> CheckpointTracks::ids() const {
   std::set<int> all(fast.begin(), fast.end());
   all.insert(slow.begin(), slow.end());
   all.insert(consistent.begin(), consistent.end());
+  all.insert(interrupt.begin(), interrupt.end());
   return std::vector<int>(all.begin(), all.end());
 }
 
@@ -103,10 +114,12 @@ Result<std::unique_ptr<CheckpointStore>> CheckpointStore::open(Env* env,
   auto fast = read_track(index, "ckpt_fast", index_path);
   auto slow = read_track(index, "ckpt_slow", index_path);
   auto consistent = read_track(index, "ckpt_consistent", index_path);
-  for (const auto* track : {&fast, &slow, &consistent}) {
+  auto interrupt = read_track(index, kInterruptKey, index_path);
+  for (const auto* track : {&fast, &slow, &consistent, &interrupt}) {
     if (!track->is_ok()) return track->status();
   }
-  store->tracks_ = {std::move(*fast), std::move(*slow), std::move(*consistent)};
+  store->tracks_ = {std::move(*fast), std::move(*slow), std::move(*consistent),
+                    std::move(*interrupt)};
   auto prefix = index.find("prefix");
   if (prefix != index.end()) {
     if (!prefix->is_string() || prefix->get<std::string>().find('/') != std::string::npos) {
@@ -125,10 +138,11 @@ std::string CheckpointStore::file_of(int id) const {
 Status CheckpointStore::flush_index() { return write_index(tracks_); }
 
 Status CheckpointStore::write_index(const CheckpointTracks& tracks) {
-  const Json index = {{"ckpt_consistent", tracks.consistent},
-                      {"ckpt_fast", tracks.fast},
-                      {"ckpt_slow", tracks.slow},
-                      {"prefix", prefix_}};
+  Json index = {{"ckpt_consistent", tracks.consistent},
+                {"ckpt_fast", tracks.fast},
+                {"ckpt_slow", tracks.slow},
+                {"prefix", prefix_}};
+  if (!tracks.interrupt.empty()) index[kInterruptKey] = tracks.interrupt;
   return write_file_atomically(env_, path::join(package_dir_, kIndexFile), index.dump(4) + "\n");
 }
 
@@ -149,7 +163,9 @@ void CheckpointStore::collect_garbage() {
   }
 }
 
-Result<int> CheckpointStore::save(const FileWriter& writer, bool hold) {
+Result<int> CheckpointStore::save_as(
+    const FileWriter& writer,
+    const std::function<void(CheckpointTracks&, int, std::vector<int>&)>& place) {
   DLNEST_RETURN_IF_ERROR(env_->create_dirs(checkpoint_dir_));
   if (!garbage_collected_) collect_garbage();
   const int id = next_id_;
@@ -161,11 +177,7 @@ Result<int> CheckpointStore::save(const FileWriter& writer, bool hold) {
 
   CheckpointTracks tracks = tracks_;
   std::vector<int> dropped;
-  push(tracks.fast, id, args_.max_ckpt_in_fast_track, dropped);
-  if (id % args_.dilation_in_slow_track == 0) {
-    push(tracks.slow, id, args_.max_ckpt_in_slow_track, dropped);
-  }
-  if (hold) push(tracks.consistent, id, args_.max_ckpt_in_consistent_track, dropped);
+  place(tracks, id, dropped);
   DLNEST_RETURN_IF_ERROR(write_index(tracks));
 
   tracks_ = std::move(tracks);
@@ -175,6 +187,24 @@ Result<int> CheckpointStore::save(const FileWriter& writer, bool hold) {
     if (!tracks_.holds(old) && env_->file_exists(file_of(old))) env_->remove_file(file_of(old));
   }
   return id;
+}
+
+Result<int> CheckpointStore::save(const FileWriter& writer, bool hold) {
+  return save_as(writer, [&](CheckpointTracks& tracks, int id, std::vector<int>& dropped) {
+    push(tracks.fast, id, args_.max_ckpt_in_fast_track, dropped);
+    if (id % args_.dilation_in_slow_track == 0) {
+      push(tracks.slow, id, args_.max_ckpt_in_slow_track, dropped);
+    }
+    if (hold) push(tracks.consistent, id, args_.max_ckpt_in_consistent_track, dropped);
+    drop_all(tracks.interrupt, dropped);  // the run went on past it
+  });
+}
+
+Result<int> CheckpointStore::save_interrupt(const FileWriter& writer) {
+  return save_as(writer, [](CheckpointTracks& tracks, int id, std::vector<int>& dropped) {
+    drop_all(tracks.interrupt, dropped);
+    tracks.interrupt.push_back(id);
+  });
 }
 
 Result<int> CheckpointStore::save(std::string_view bytes, bool hold) {
@@ -208,6 +238,7 @@ Status CheckpointStore::set_current_id(int id) {
   drop_above(tracks_.fast);
   drop_above(tracks_.slow);
   drop_above(tracks_.consistent);
+  drop_above(tracks_.interrupt);
   next_id_ = id + 1;
   return Status::ok();
 }

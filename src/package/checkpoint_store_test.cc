@@ -168,6 +168,34 @@ TEST_F(CheckpointStoreTest, IndexHasTheDocumentedFormat) {
             (std::vector<std::string>{"ckpt_consistent", "ckpt_fast", "ckpt_slow", "prefix"}));
 }
 
+TEST_F(CheckpointStoreTest, TheInterruptCheckpointLeavesTheTracksAndTheirCapsAlone) {
+  const CheckpointArgs args = tracks_args(0, 100, 1, 1);
+  auto store = open(args);
+  save(*store);
+  auto interrupted = store->save_interrupt(
+      [](WritableFile& out) { return out.append(bytes_of(1)); });
+  ASSERT_TRUE(interrupted.is_ok()) << interrupted.status().to_string();
+  EXPECT_EQ(*interrupted, 1);
+  expect_tracks(store->tracks(), {0}, {}, {});
+  EXPECT_EQ(store->tracks().interrupt, std::deque<int>{1});
+  EXPECT_EQ(store->latest_id(), 1);
+  EXPECT_EQ(files(), files_of({0, 1}));
+  const Json index = Json::parse(*env_->read_file(dir_.file(CheckpointStore::kIndexFile)));
+  EXPECT_EQ(index["ckpt_interrupt"], Json::array({1}));
+  EXPECT_EQ(index["ckpt_fast"], Json::array({0}));
+
+  auto reopened = open(args);
+  EXPECT_EQ(reopened->tracks().interrupt, std::deque<int>{1});
+  EXPECT_EQ(*reopened->read(-1), bytes_of(1));
+  // The run goes on: the next save supersedes the interrupt checkpoint.
+  EXPECT_EQ(save(*reopened), 2);
+  EXPECT_TRUE(reopened->tracks().interrupt.empty());
+  expect_tracks(reopened->tracks(), {2}, {}, {});
+  EXPECT_EQ(files(), files_of({2}));
+  EXPECT_FALSE(Json::parse(*env_->read_file(dir_.file(CheckpointStore::kIndexFile)))
+                   .contains("ckpt_interrupt"));
+}
+
 TEST_F(CheckpointStoreTest, ReopenRestoresTracksAndNextId) {
   const CheckpointArgs args = tracks_args(2, 2, 2, 1);
   {

@@ -187,6 +187,11 @@ Result<int> SavePackage::save_checkpoint(std::string_view bytes, bool hold) {
   return store_->save(bytes, hold);
 }
 
+Result<int> SavePackage::save_interrupt_checkpoint(const FileWriter& writer) {
+  DLNEST_RETURN_IF_ERROR(require_dir());
+  return store_->save_interrupt(writer);
+}
+
 Result<std::string> SavePackage::load_checkpoint(int id) const {
   DLNEST_RETURN_IF_ERROR(require_dir());
   return store_->read(id);
