@@ -17,7 +17,7 @@ namespace {
 
 void add_server_options(CLI::App* cmd, ServerOptions& options) {
   cmd->add_option("--host", options.host,
-                  "address to listen on (non-loopback needs the token and --insecure)")
+                  "address to listen on (non-loopback needs --tls-cert/--tls-key or --insecure)")
       ->capture_default_str();
   cmd->add_option("--port", options.port, "port (0: any free port)")->capture_default_str();
   cmd->add_option("--simulated-gpus", options.simulated_gpus,
@@ -28,6 +28,10 @@ void add_server_options(CLI::App* cmd, ServerOptions& options) {
       ->capture_default_str();
   cmd->add_flag("--insecure", options.insecure,
                 "allow a non-loopback --host without TLS (token and replies in clear text)");
+  cmd->add_option("--tls-cert", options.tls.cert,
+                  "serve HTTPS with this PEM certificate (chain) file; needs --tls-key");
+  cmd->add_option("--tls-key", options.tls.key,
+                  "the PEM private key of --tls-cert (readable by its owner only)");
   cmd->add_option("--allowed-host", options.allowed_hosts,
                   "a host name clients use to reach the server, besides loopback and the bound "
                   "address (repeatable; docs/security.md)")

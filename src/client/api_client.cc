@@ -102,20 +102,24 @@ httplib::Params to_httplib(const ApiParams& params) {
 }  // namespace
 
 std::string ServerEndpoint::url() const {
-  return "http://" + host + ":" + std::to_string(port);
+  return std::string(tls ? "https://" : "http://") + host + ":" + std::to_string(port);
 }
 
 Result<ServerEndpoint> parse_server_address(const std::string& address) {
   std::string rest = trim(address);
-  const std::string scheme = "http://";
-  if (rest.compare(0, scheme.size(), scheme) == 0) rest = rest.substr(scheme.size());
+  ServerEndpoint endpoint;
+  for (const std::string scheme : {"http://", "https://"}) {
+    if (rest.compare(0, scheme.size(), scheme) != 0) continue;
+    rest = rest.substr(scheme.size());
+    endpoint.tls = scheme == "https://";
+    break;
+  }
   while (!rest.empty() && rest.back() == '/') rest.pop_back();
   const auto bad = [&](const std::string& why) {
     return Status::invalid_argument("bad server address \"" + address + "\": " + why +
                                     " (expected HOST:PORT, e.g. 127.0.0.1:9999)");
   };
-  if (rest.find("://") != std::string::npos) return bad("only http:// is supported");
-  ServerEndpoint endpoint;
+  if (rest.find("://") != std::string::npos) return bad("only http:// and https:// are supported");
   const size_t colon = rest.rfind(':');
   endpoint.host = rest.substr(0, colon);
   if (endpoint.host.empty()) return bad("no host");
@@ -201,7 +205,12 @@ ApiClient::ApiClient(const ClientOptions& options) : options_(options) {
   } else {
     endpoint_status_ = endpoint.status();
   }
-  http_ = std::make_unique<httplib::Client>(endpoint_.host, endpoint_.port);
+  http_ = std::make_unique<httplib::Client>(endpoint_.url());
+  if (endpoint_.tls) {
+    std::string ca = options_.tls_ca;
+    if (ca.empty()) ca = env_or_empty("DLNEST_TLS_CA");
+    if (!ca.empty()) http_->set_ca_cert_path(ca);
+  }
   http_->set_connection_timeout(options_.connect_timeout_s, 0);
   http_->set_read_timeout(options_.read_timeout_s, 0);
   // Requests go out as two writes (headers, body): without this the body waits for the

@@ -30,6 +30,9 @@ struct ClientOptions {
   std::string server;     ///< HOST:PORT
   std::string token;      ///< sent as `Authorization: Bearer <token>`
   std::string state_dir;  ///< where the token file is looked for
+  /// PEM file of the certificate authority (or the self-signed certificate) that an https://
+  /// server's certificate must chain to; empty: $DLNEST_TLS_CA, else the system's authorities.
+  std::string tls_ca;
   int connect_timeout_s = 2;
   int read_timeout_s = 600;  ///< /run_train builds the project before it answers
 };
@@ -39,12 +42,14 @@ struct ServerEndpoint {
   std::string host = kDefaultServerHost;
   int port = kDefaultServerPort;
   std::string token;  ///< empty: none sent
+  bool tls = false;   ///< the address said https://
 
-  /// "http://host:port".
+  /// "http://host:port", or "https://host:port" with TLS.
   std::string url() const;
 };
 
-/// Reads "HOST:PORT", "HOST" (port 9999) or either with an "http://" prefix. Anything else
+/// Reads "HOST:PORT", "HOST" (port 9999) or either with an "http://" or "https://" prefix
+/// (https: the server has TLS). Anything else
 /// (another scheme, a bad port) is an InvalidArgument quoting the address.
 Result<ServerEndpoint> parse_server_address(const std::string& address);
 

@@ -9,6 +9,7 @@ namespace {
 
 constexpr size_t kMaxPortDigits = 5;
 constexpr int kDefaultHttpPort = 80;
+constexpr int kDefaultHttpsPort = 443;
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
@@ -104,14 +105,14 @@ bool host_names_server(const ServerIdentity& server, const std::string& host) {
 }
 
 bool origin_is_server(const ServerIdentity& server, const std::string& origin) {
-  const std::string scheme = "http://";
+  const std::string scheme = server.tls ? "https://" : "http://";
   const std::string o = lower(origin);
-  if (o.rfind(scheme, 0) != 0) return false;  // "null", https (no TLS yet), other schemes
+  if (o.rfind(scheme, 0) != 0) return false;  // "null", the other scheme, other schemes
   std::string host = o.substr(scheme.size());
   if (host.find('/') != std::string::npos) return false;
   std::optional<HostPort> hp = split_host(host);
   if (!hp) return false;
-  if (!hp->port) hp->port = std::to_string(kDefaultHttpPort);
+  if (!hp->port) hp->port = std::to_string(server.tls ? kDefaultHttpsPort : kDefaultHttpPort);
   return port_is(*hp->port, server.port) && name_is_server(server, hp->name);
 }
 

@@ -17,6 +17,7 @@ struct ServerIdentity {
   std::string bound_host;                  ///< ServerOptions::host ("127.0.0.1", "0.0.0.0", "::1")
   int port = 0;                            ///< the port it listens on
   std::vector<std::string> allowed_hosts;  ///< --allowed-host names, any case
+  bool tls = false;                        ///< served over TLS: its origin is https://
 };
 
 /// The headers the guard reads; nullopt when the request has none.
@@ -35,7 +36,8 @@ bool is_loopback_address(const std::string& host);
 bool host_names_server(const ServerIdentity& server, const std::string& host);
 
 /// Whether an Origin header value is the server's own origin: `http://<a host named by
-/// host_names_server>:<its port>` (no port means 80). "null" never is.
+/// host_names_server>:<its port>` (no port means 80), or `https://...` (no port: 443) when the
+/// server has TLS. "null" never is.
 bool origin_is_server(const ServerIdentity& server, const std::string& origin);
 
 /// OK, or a PermissionDenied-style error (failed_precondition) whose message says which header

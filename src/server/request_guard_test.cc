@@ -93,6 +93,17 @@ TEST(RequestGuardTest, OnlyTheServersOwnOriginIsAccepted) {
   EXPECT_TRUE(origin_is_server(port80, "http://localhost"));
 }
 
+TEST(RequestGuardTest, AServerWithTlsHasAnHttpsOrigin) {
+  ServerIdentity s = loopback();
+  s.tls = true;
+  EXPECT_TRUE(origin_is_server(s, "https://127.0.0.1:9999"));
+  EXPECT_TRUE(origin_is_server(s, "https://localhost:9999"));
+  EXPECT_FALSE(origin_is_server(s, "http://127.0.0.1:9999"));
+  EXPECT_FALSE(origin_is_server(s, "https://evil.example:9999"));
+  s.port = 443;
+  EXPECT_TRUE(origin_is_server(s, "https://localhost"));
+}
+
 TEST(RequestGuardTest, AForeignOriginIsRefused) {
   GuardHeaders h = with_host("127.0.0.1:9999");
   h.origin = "http://evil.example";

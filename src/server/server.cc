@@ -23,6 +23,7 @@
 #include "devices/probe_factory.h"
 #include "env/path.h"
 #include "project/project_builder.h"
+#include "server/http_transport.h"
 #include "server/message_log.h"
 #include "server/peer_owner.h"
 #include "server/request_guard.h"
@@ -67,26 +68,11 @@ std::string own_dir() {
   return n > 0 ? path::parent(std::string(buf, static_cast<size_t>(n))) : ".";
 }
 
-/// Refuses a token file that others than its owner may read or write.
-Status check_token_file_mode(const std::string& file) {
-  struct stat st {};
-  if (::stat(file.c_str(), &st) != 0) {
-    return errno == ENOENT ? Status::ok()
-                           : Status::io_error("cannot stat " + file + ": " + std::strerror(errno));
-  }
-  if ((st.st_mode & 077) == 0) return Status::ok();
-  char mode[8];
-  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 0777));
-  return Status::failed_precondition("token file " + file + " is readable by others (mode " + mode +
-                                     "); run 'chmod 600 " + file +
-                                     "' or delete it to have a new one made (docs/security.md)");
-}
-
 /// The token in `<state_dir>/token`, created (mode 0600) with 32 random hex digits when missing.
 /// An existing token file that others may read is an error.
 Result<std::string> load_or_create_token(const std::string& state_dir) {
   const std::string file = path::join(state_dir, "token");
-  DLNEST_RETURN_IF_ERROR(check_token_file_mode(file));
+  DLNEST_RETURN_IF_ERROR(check_owner_only(file, "token file"));
   std::ifstream in(file);
   std::string token;
   if (in >> token && token.size() >= 16) return token;
@@ -141,8 +127,12 @@ struct Route {
 
 class HttpServer : public Server {
  public:
-  HttpServer(ServerOptions options, std::string token, std::unique_ptr<MessageLog> log)
-      : options_(std::move(options)), token_(std::move(token)), log_(std::move(log)) {}
+  HttpServer(ServerOptions options, std::string token, std::unique_ptr<MessageLog> log,
+             std::unique_ptr<httplib::Server> http)
+      : options_(std::move(options)),
+        token_(std::move(token)),
+        log_(std::move(log)),
+        http_(std::move(http)) {}
 
   ~HttpServer() override {
     if (manager_ != nullptr) stop();
@@ -174,20 +164,20 @@ class HttpServer : public Server {
   /// Binds the port (nothing is served yet).
   Status bind() {
     install_routes();
-    http_.set_pre_routing_handler(
+    http_->set_pre_routing_handler(
         [this](const httplib::Request& req, httplib::Response& res) { return guard(req, res); });
-    http_.set_payload_max_length(kMaxBody);
+    http_->set_payload_max_length(kMaxBody);
     // A reply is written as two send() calls (headers, then body). With Nagle's algorithm the
     // body waits for the ACK of the headers, which a keep-alive client delays by 40 ms.
-    http_.set_tcp_nodelay(true);
+    http_->set_tcp_nodelay(true);
     set_connection_limits();
-    http_.set_socket_options([this](int sock) {
+    http_->set_socket_options([this](int sock) {
       int yes = 1;
       ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
       ::fcntl(sock, F_SETFD, FD_CLOEXEC);
       listen_fd_ = sock;  // the last socket tried is the one bound
     });
-    http_.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    http_->set_error_handler([](const httplib::Request& req, httplib::Response& res) {
       if (!res.body.empty()) return;
       std::string message;
       switch (res.status) {
@@ -205,7 +195,7 @@ class HttpServer : public Server {
       }
       send(res, res.status, error_reply(message));
     });
-    http_.set_exception_handler(
+    http_->set_exception_handler(
         [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
           std::string what = "unknown exception";
           try {
@@ -217,10 +207,10 @@ class HttpServer : public Server {
           send(res, 200, error_reply("internal error: " + what));
         });
     if (options_.port == 0) {
-      port_ = http_.bind_to_any_port(options_.host);
+      port_ = http_->bind_to_any_port(options_.host);
       if (port_ <= 0) return bind_error();
     } else {
-      if (!http_.bind_to_port(options_.host, options_.port)) return bind_error();
+      if (!http_->bind_to_port(options_.host, options_.port)) return bind_error();
       port_ = options_.port;
     }
     return raise_backlog();
@@ -229,10 +219,10 @@ class HttpServer : public Server {
   /// Serves the API over `manager` from a background thread.
   void serve(std::unique_ptr<TaskManager> manager) {
     manager_ = std::move(manager);
-    listener_ = std::thread([this] { http_.listen_after_bind(); });
-    while (!http_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    listener_ = std::thread([this] { http_->listen_after_bind(); });
+    while (!http_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     log_->add("[Server] ", "listening on " + url() + " (state in " + options_.state_dir + ")");
-    if (options_.insecure && !is_loopback_address(options_.host)) {
+    if (options_.insecure && !tls() && !is_loopback_address(options_.host)) {
       log_->add("[Warning] ",
                 "--insecure: no TLS; the token and every reply cross the network "
                 "in clear text");
@@ -242,7 +232,8 @@ class HttpServer : public Server {
   int port() const override { return port_; }
   std::string url() const override {
     const bool v6 = options_.host.find(':') != std::string::npos;
-    return "http://" + (v6 ? "[" + options_.host + "]" : options_.host) + ":" +
+    return std::string(tls() ? "https://" : "http://") +
+           (v6 ? "[" + options_.host + "]" : options_.host) + ":" +
            std::to_string(port_);
   }
   std::string token() const override { return token_; }
@@ -253,7 +244,7 @@ class HttpServer : public Server {
       if (stopped_) return;
       stopped_ = true;
     }
-    http_.stop();
+    http_->stop();
     if (listener_.joinable()) listener_.join();
     manager_->stop();
     if (lock_fd_ >= 0) {
@@ -274,7 +265,7 @@ class HttpServer : public Server {
   /// Runs before any handler: refuses what a web page of another site would send
   /// (docs/security.md).
   httplib::Server::HandlerResponse guard(const httplib::Request& req, httplib::Response& res) {
-    ServerIdentity identity{options_.host, port_, options_.allowed_hosts};
+    ServerIdentity identity{options_.host, port_, options_.allowed_hosts, tls()};
     GuardHeaders headers;
     if (req.has_header("Host")) headers.host = req.get_header_value("Host");
     if (req.has_header("Origin")) headers.origin = req.get_header_value("Origin");
@@ -290,6 +281,8 @@ class HttpServer : public Server {
   static std::string too_large_message(const httplib::Request& req) {
     if (req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) == 0) {
       return "form body (application/x-www-form-urlencoded) larger than " +
+  bool tls() const { return options_.tls.enabled(); }
+
              std::to_string(kMaxFormBody / 1024) +
              " KiB; send larger parameters as JSON (application/json) or multipart/form-data, "
              "up to " +
@@ -299,11 +292,11 @@ class HttpServer : public Server {
   }
 
   void set_connection_limits() {
-    http_.new_task_queue = [] { return new httplib::ThreadPool(kHttpThreads); };
-    http_.set_read_timeout(kReadTimeoutS, 0);
-    http_.set_write_timeout(kWriteTimeoutS, 0);
-    http_.set_keep_alive_timeout(kKeepAliveTimeoutS);
-    http_.set_keep_alive_max_count(kKeepAliveMaxRequests);
+    http_->new_task_queue = [] { return new httplib::ThreadPool(kHttpThreads); };
+    http_->set_read_timeout(kReadTimeoutS, 0);
+    http_->set_write_timeout(kWriteTimeoutS, 0);
+    http_->set_keep_alive_timeout(kKeepAliveTimeoutS);
+    http_->set_keep_alive_max_count(kKeepAliveMaxRequests);
   }
 
   /// cpp-httplib has listened with its own backlog; listening again on the bound socket sets ours.
@@ -327,12 +320,12 @@ class HttpServer : public Server {
     auto h = [this, path](const httplib::Request& req, httplib::Response& res) {
       dispatch(path, req, res);
     };
-    http_.Get(path, h);
-    http_.Post(path, h);
-    http_.Put(path, h);
-    http_.Delete(path, h);
-    http_.Patch(path, h);
-    http_.Options(path, h);
+    http_->Get(path, h);
+    http_->Post(path, h);
+    http_->Put(path, h);
+    http_->Delete(path, h);
+    http_->Patch(path, h);
+    http_->Options(path, h);
   }
 
   /// Whether the request carries the server's token.
@@ -612,7 +605,7 @@ class HttpServer : public Server {
   std::string token_;
   std::unique_ptr<MessageLog> log_;
   std::unique_ptr<TaskManager> manager_;
-  httplib::Server http_;
+  std::unique_ptr<httplib::Server> http_;  // an SSLServer with TLS
   std::map<std::string, Route> routes_;
   std::thread listener_;
   int port_ = 0;
@@ -645,20 +638,20 @@ Result<std::unique_ptr<Server>> Server::start(const ServerOptions& given) {
                           std::make_unique<Supervisor>()));
   std::string token;
   DLNEST_RETURN_IF_ERROR(Env::default_env()->create_dirs(options.state_dir));
-  if (!is_loopback_address(options.host)) {
-    if (!options.insecure) {
-      return Status::failed_precondition(
-          "--host " + options.host +
-          " is not a loopback address, and this server has no TLS: "
-          "its token and every reply would cross the network in clear text. Pass --insecure to "
-          "accept that (docs/security.md), or use 127.0.0.1 and an SSH tunnel");
-    }
+  if (!is_loopback_address(options.host) && !options.tls.enabled() && !options.insecure) {
+    return Status::failed_precondition(
+        "--host " + options.host +
+        " is not a loopback address, and this server has no TLS: "
+        "its token and every reply would cross the network in clear text. Give it "
+        "--tls-cert and --tls-key, or pass --insecure to accept that (docs/security.md), or "
+        "use 127.0.0.1 and an SSH tunnel");
   }
+  DLNEST_ASSIGN_OR_RETURN(std::unique_ptr<httplib::Server> http, make_http_server(options.tls));
   // Also on loopback: other users' clients may act as the owner only with it.
   DLNEST_ASSIGN_OR_RETURN(token, load_or_create_token(options.state_dir));
   // Lock the state and bind before touching the tasks, so that a second server fails cleanly
   // instead of adopting the first one's tasks.
-  auto server = std::make_unique<HttpServer>(options, token, std::move(log));
+  auto server = std::make_unique<HttpServer>(options, token, std::move(log), std::move(http));
   DLNEST_RETURN_IF_ERROR(server->lock_state_dir());
   DLNEST_RETURN_IF_ERROR(server->bind());
   TaskManagerOptions manager_options;

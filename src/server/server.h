@@ -7,12 +7,13 @@
 #include <vector>
 
 #include "dlnest/status.h"
+#include "server/http_transport.h"
 
 namespace dlnest {
 
 /// How `dlnest server` (and the in-process server of `dlnest local`) is set up.
 struct ServerOptions {
-  std::string host = "127.0.0.1";  ///< address to bind; a non-loopback one requires a token
+  std::string host = "127.0.0.1";  ///< address to bind; a non-loopback one needs TLS or insecure
   int port = 9999;                 ///< 0: any free port (see Server::port())
   std::string state_dir;           ///< empty: default_state_dir()
   std::string simulated_gpus;      ///< --simulated-gpus spec ("sim:MB,..."); empty: NVML/env
@@ -23,6 +24,9 @@ struct ServerOptions {
   bool end_tasks_on_exit = false;
   std::string worker_path;  ///< dlnest-worker; empty: next to the running binary
   bool quiet = false;       ///< do not echo the server's messages to stderr
+  /// Serve over TLS with this certificate and key (--tls-cert, --tls-key); a non-loopback
+  /// address needs it, or `insecure`.
+  TlsFiles tls;
   /// Bind to a non-loopback address although the server has no TLS: the token and every reply
   /// cross the network in clear text (--insecure). Without it such a bind is refused.
   bool insecure = false;
@@ -40,7 +44,7 @@ class Server {
   virtual ~Server() = default;
   /// The port it listens on (the chosen one when ServerOptions::port was 0).
   virtual int port() const = 0;
-  /// "http://host:port".
+  /// "http://host:port", or "https://host:port" with TLS.
   virtual std::string url() const = 0;
   /// The token (`Authorization: Bearer <token>`, also in `<state dir>/token`): needed by every
   /// client beyond loopback, and on loopback by clients of other users than the server's.
