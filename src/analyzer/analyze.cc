@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "analyzer/command_channel.h"
+#include "analyzer/command_queue.h"
 #include "analyzer/script_compiler.h"
 #include "dlnest/save_package.h"
 #include "env/path.h"
@@ -16,7 +17,7 @@
 namespace dlnest {
 namespace {
 
-constexpr const char* kPrefix = "[DLNest Analyze Process] ";
+constexpr const char* kPrefix = kAnalyzerPrefix;
 
 void say(const std::string& text) { std::cout << kPrefix << text << std::endl; }
 
@@ -43,6 +44,22 @@ Status run_script(const ScriptCompiler& compiler, AnalysisSession& session,
   return s;
 }
 
+/// Runs the queued commands one after the other, for ever.
+int serve_commands(const ScriptCompiler& compiler, AnalysisSession& session, CommandQueue& queue) {
+  for (;;) {
+    if (queue.empty()) say("Waiting for command...");
+    QueuedCommand command = queue.pop();
+    Status s = command.source.status();
+    if (!s.is_ok()) {
+      report_error(s.with_context("[Ignored] " + command.command));
+    } else {
+      s = run_script(compiler, session, *command.source);
+      if (!s.is_ok()) report_error(s);
+    }
+    std::cout << script_end_line(command.command, s.is_ok()) << std::endl;
+  }
+}
+
 }  // namespace
 
 int run_analyzer(const AnalyzeOptions& options) {
@@ -51,6 +68,18 @@ int run_analyzer(const AnalyzeOptions& options) {
   if (::chdir(options.package_dir.c_str()) != 0) {
     report_error(Status::not_found("cannot enter package " + options.package_dir));
     return 1;
+  }
+  // Commands are taken in while the package loads, and queued.
+  std::unique_ptr<CommandQueue> queue;
+  if (options.script.empty()) {
+    auto started = CommandQueue::start(options.socket, [&options](const std::string& command) {
+      return ScriptCompiler::resolve(options.scripts_dir, command);
+    });
+    if (!started.is_ok()) {
+      report_error(started.status());
+      return 1;
+    }
+    queue = std::move(started).value();
   }
   auto toolchain = ScriptToolchain::load(options.toolchain_dir);
   if (!toolchain.is_ok()) {
@@ -74,32 +103,10 @@ int run_analyzer(const AnalyzeOptions& options) {
     return 1;
   }
   say("loaded " + (*session)->describe());
-  if (!options.script.empty()) {
-    s = run_script(compiler, **session, options.script);
-    if (!s.is_ok()) report_error(s);
-    return s.is_ok() ? 0 : 1;
-  }
-  auto listener = CommandListener::listen(options.socket);
-  if (!listener.is_ok()) {
-    report_error(listener.status());
-    return 1;
-  }
-  for (;;) {
-    say("Waiting for command...");
-    auto command = listener->next();
-    if (!command.is_ok()) {
-      report_error(command.status());
-      return 1;
-    }
-    auto source = ScriptCompiler::resolve(options.scripts_dir, *command);
-    listener->reply(source.status());
-    if (!source.is_ok()) {
-      report_error(source.status().with_context("[Ignored] " + *command));
-      continue;
-    }
-    s = run_script(compiler, **session, *source);
-    if (!s.is_ok()) report_error(s);
-  }
+  if (queue != nullptr) return serve_commands(compiler, **session, *queue);
+  s = run_script(compiler, **session, options.script);
+  if (!s.is_ok()) report_error(s);
+  return s.is_ok() ? 0 : 1;
 }
 
 }  // namespace dlnest

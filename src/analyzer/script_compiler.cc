@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include "analyzer/command_channel.h"
 
 #include "dlnest/env.h"
 #include "env/path.h"
@@ -31,11 +32,6 @@ std::string hex(uint64_t v) {
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
   return buf;
-}
-
-bool plain_name_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-         c == '-' || c == '.';
 }
 
 /// Modification time in nanoseconds, or -1 when `file` is missing.
@@ -102,18 +98,8 @@ Result<ScriptToolchain> ScriptToolchain::load(const std::string& dir) {
 }
 
 Result<std::string> ScriptCompiler::resolve(const std::string& scripts_dir, const std::string& name) {
-  std::string base = name;
-  if (base.size() > 4 && base.compare(base.size() - 4, 4, ".cpp") == 0) {
-    base.resize(base.size() - 4);
-  }
-  bool plain = !base.empty() && base.size() <= 200 && base[0] != '.' &&
-               base.find("..") == std::string::npos;
-  for (char c : base) plain = plain && plain_name_char(c);
-  if (!plain) {
-    return Status::invalid_argument("script name \"" + name + "\" is not a plain file name in " +
-                                    scripts_dir);
-  }
-  const std::string file = path::join(scripts_dir, base + ".cpp");
+  DLNEST_RETURN_IF_ERROR(check_script_name(name, scripts_dir));
+  const std::string file = path::join(scripts_dir, script_file_name(name));
   if (!Env::default_env()->file_exists(file)) {
     return Status::not_found("no script " + file);
   }

@@ -6,6 +6,7 @@
 #include <optional>
 #include <thread>
 
+#include "analyzer/command_channel.h"
 #include "cli/commands.h"
 #include "client/shell.h"
 #include "client/tables.h"
@@ -17,6 +18,8 @@ namespace {
 
 /// How often `dlnest output --follow` asks for new output.
 constexpr std::chrono::milliseconds kFollowInterval(1000);
+/// How often `dlnest exp` asks for its script's output.
+constexpr std::chrono::milliseconds kExpInterval(250);
 
 double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -65,23 +68,6 @@ void add_analyze(CLI::App& app, int& exit_code, const ClientOptions& client) {
     if (*memory != -1) params.emplace_back("memory_consumption", std::to_string(*memory));
     if (*cpu) params.emplace_back("CPU", "True");
     exit_code = submit_task(client, "/analyze", params);
-  });
-}
-
-void add_exp(CLI::App& app, int& exit_code, const ClientOptions& client) {
-  auto* cmd = app.add_subcommand("exp", "Run an experiment script in an analysis task");
-  auto id = std::make_shared<std::string>();
-  auto script = std::make_shared<std::string>();
-  cmd->add_option("ID", *id, "the analysis task")->required();
-  cmd->add_option("SCRIPT", *script, "script name in its scripts folder, e.g. getAcc")->required();
-  cmd->callback([=, &exit_code, &client] {
-    ApiClient api(client);
-    Result<Json> reply = api.post("/run_exp", {{"task_ID", *id}, {"command", *script}});
-    if (!reply.is_ok()) {
-      exit_code = fail(reply.status());
-      return;
-    }
-    std::cout << "sent " << *script << " to " << *id << "\n";
   });
 }
 
@@ -189,6 +175,75 @@ Result<std::string> ended_status(ApiClient& api, const std::string& id) {
   return status == "Finished" || status == "Failed" || status == "Killed" ? status : "";
 }
 
+/// The size of task `id`'s output now: where the output of a command sent next begins.
+Result<int64_t> output_size(ApiClient& api, const std::string& id) {
+  Result<Json> reply = api.get("/get_task_output", {{"task_ID", id}, {"max_bytes", "1"}});
+  if (!reply.is_ok()) return reply.status();
+  return json_int(*reply, "size", 0);
+}
+
+/// Prints analysis task `id`'s output from `offset` until the line that ends `script`; returns
+/// the exit code: 0 when the script finished, 1 when it failed or the task ended first.
+int wait_for_script(ApiClient& api, const std::string& id, const std::string& script,
+                    int64_t offset) {
+  const std::string finished = script_end_line(script, true);
+  const std::string failed = script_end_line(script, false);
+  std::string line;  // the incomplete last line printed so far
+  for (;;) {
+    Result<std::string> ended = ended_status(api, id);
+    Result<Json> reply = ended.is_ok() ? api.get("/get_task_output",
+                                                 {{"task_ID", id},
+                                                  {"offset", std::to_string(offset)}})
+                                       : Result<Json>(ended.status());
+    if (!reply.is_ok()) return fail(reply.status());
+    const std::string text = json_string(*reply, "text");
+    offset = json_int(*reply, "next_offset", offset);
+    for (char c : text) {
+      std::cout << c;
+      if (c != '\n') {
+        line += c;
+        continue;
+      }
+      std::cout << std::flush;
+      if (line == finished || line == failed) return line == finished ? 0 : 1;
+      line.clear();
+    }
+    std::cout << std::flush;
+    if (!ended->empty() && text.empty()) {
+      std::cerr << "[dlnest] " << id << " " << *ended << " before " << script << " ended\n";
+      return 1;
+    }
+    if (text.empty()) std::this_thread::sleep_for(kExpInterval);
+  }
+}
+
+void add_exp(CLI::App& app, int& exit_code, const ClientOptions& client) {
+  auto* cmd = app.add_subcommand(
+      "exp", "Run an experiment script in an analysis task and print its output");
+  auto id = std::make_shared<std::string>();
+  auto script = std::make_shared<std::string>();
+  auto no_wait = std::make_shared<bool>(false);
+  cmd->add_option("ID", *id, "the analysis task")->required();
+  cmd->add_option("SCRIPT", *script, "script name in its scripts folder, e.g. getAcc")->required();
+  cmd->add_flag("--no-wait", *no_wait, "return once the task has the command");
+  cmd->callback([=, &exit_code, &client] {
+    ApiClient api(client);
+    Result<int64_t> offset = *no_wait ? Result<int64_t>(0) : output_size(api, *id);
+    Result<Json> reply = offset.is_ok()
+                             ? api.post("/run_exp", {{"task_ID", *id}, {"command", *script}})
+                             : Result<Json>(offset.status());
+    if (!reply.is_ok()) {
+      exit_code = fail(reply.status());
+      return;
+    }
+    if (*no_wait) {
+      std::cout << "sent " << *script << " to " << *id << "\n";
+      return;
+    }
+    exit_code = wait_for_script(api, *id, *script, *offset);
+  });
+}
+
 int follow_output(ApiClient& api, const std::string& id, int64_t max_bytes) {
   Result<int64_t> offset = print_output(api, id, std::nullopt, max_bytes);
   while (offset.is_ok()) {
@@ -238,7 +293,11 @@ void add_shell(CLI::App& app, int& exit_code, const ClientOptions& client) {
 
 void add_client_options(CLI::App& app, ClientOptions& client) {
   app.add_option("--server", client.server,
-                 "the server as HOST:PORT (default: $DLNEST_SERVER, else 127.0.0.1:9999)");
+                 "the server as HOST:PORT, or https://HOST:PORT for one with TLS (default: "
+                 "$DLNEST_SERVER, else 127.0.0.1:9999)");
+  app.add_option("--tls-ca", client.tls_ca,
+                 "PEM file of the authority (or self-signed certificate) of an https:// server "
+                 "(default: $DLNEST_TLS_CA, else the system's)");
   app.add_option("--token", client.token,
                  "the server's token (default: $DLNEST_TOKEN, else <state dir>/token)");
   app.add_option("--state-dir", client.state_dir,

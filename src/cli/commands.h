@@ -15,6 +15,13 @@ namespace dlnest::cli {
 /// Prints "dlnest: error: <message>" to stderr and returns the exit code 1.
 int fail(const Status& status);
 
+/// The exit code of a command line `dlnest` cannot use (an unknown option, a missing value,
+/// flags that do not go together), as for Python's argparse.
+inline constexpr int kUsageExitCode = 2;
+
+/// Prints "dlnest: error: <message>" to stderr and returns kUsageExitCode.
+int usage_error(const std::string& message);
+
 /// `dlnest config -c CFG [-f FREQ]`: print the merged arguments.
 void add_config_command(CLI::App& app, int& exit_code);
 /// `dlnest package create|show ...`: the save package on its own.

@@ -10,6 +10,26 @@ int fail(const Status& status) {
   return 1;
 }
 
+int usage_error(const std::string& message) {
+  std::cerr << "dlnest: error: " << message << "\n";
+  return kUsageExitCode;
+}
+
+namespace {
+
+/// The subcommand the user was typing when parsing failed ("dlnest" when none).
+std::string command_path(const CLI::App& app) {
+  std::string path = "dlnest";
+  for (const CLI::App* sub = &app; sub != nullptr;) {
+    const auto used = sub->get_subcommands();
+    sub = used.empty() ? nullptr : used.front();
+    if (sub != nullptr) path += " " + sub->get_name();
+  }
+  return path;
+}
+
+}  // namespace
+
 }  // namespace dlnest::cli
 
 int main(int argc, char** argv) {
@@ -28,6 +48,13 @@ int main(int argc, char** argv) {
   dlnest::cli::add_package_command(app, exit_code);
   dlnest::cli::add_export_command(app, exit_code);
   dlnest::cli::add_build_command(app, exit_code);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {  // --help, --version
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return dlnest::cli::usage_error(std::string(e.what()) + " (see '" +
+                                    dlnest::cli::command_path(app) + " --help')");
+  }
   return exit_code;
 }

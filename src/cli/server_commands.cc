@@ -1,5 +1,6 @@
 // `dlnest server` and `dlnest local`: the server, standalone or inside a shell.
 #include <signal.h>
+#include <ctime>
 
 #include <iostream>
 #include <memory>
@@ -8,6 +9,7 @@
 #include "cli/commands.h"
 #include "client/api_client.h"
 #include "client/shell.h"
+#include "server/message_log.h"
 #include "env/path.h"
 #include "server/server.h"
 #include "state/state_store.h"
@@ -62,11 +64,12 @@ void add_server(CLI::App& app, int& exit_code, const ClientOptions& client) {
       exit_code = fail(server.status());
       return;
     }
-    std::cerr << "[dlnest] clients of other users, and every client beyond loopback, must send "
+    std::cerr << local_time_stamp(std::time(nullptr))
+              << " [dlnest] clients of other users, and every client beyond loopback, must send "
                  "the token in the state dir's 'token' file\n";
     int sig = 0;
     sigwait(&stop_signals, &sig);
-    std::cerr << "[dlnest] stopping the server (" << (sig == SIGINT ? "SIGINT" : "SIGTERM")
+    std::cerr << local_time_stamp(std::time(nullptr)) << " [dlnest] stopping the server (" << (sig == SIGINT ? "SIGINT" : "SIGTERM")
               << "); running tasks go on and the next server adopts them\n";
     (*server)->stop();
   });

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "dlnest/status.h"
+#include "package/args_history.h"
 #include "state/task_record.h"
 
 namespace dlnest {
@@ -40,6 +41,7 @@ struct ContinueSubmit {
   int64_t checkpoint_id = kLatestCheckpoint;
   std::string description;
   TrainResources resources;
+  ArgsChanges args_changes;  ///< made to the package's args before it is queued
 };
 
 /// /analyze.

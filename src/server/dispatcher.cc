@@ -110,7 +110,7 @@ void Dispatcher::settle(const TaskRecord& task) {
       task.pid > 0 && runner_->adopt(task.id, handle, files_.exit_file(task.id)).is_ok();
   if (!alive) {
     const ExitInfo exit = exit_found_after_restart(read_exit_file(files_.exit_file(task.id)));
-    apply_end(task, decide_end(task, exit, build_error(task)), exit.exit_code);
+    apply_end(task, decide_end(task, exit, end_reason(task)), exit.exit_code);
     return;
   }
   {
@@ -195,8 +195,10 @@ void Dispatcher::stop() {
 
 // ---- exits ----
 
-std::string Dispatcher::build_error(const TaskRecord& task) const {
-  if (task.state != TaskState::kBuilding) return "";
+std::string Dispatcher::end_reason(const TaskRecord& task) const {
+  if (task.state != TaskState::kBuilding) {
+    return failure_reason_in_file(task_output_file(task, files_));
+  }
   return first_line(read_small_file(files_.build_error_file(task.id)));
 }
 
@@ -220,7 +222,7 @@ void Dispatcher::handle_exits() {
         (task->state != TaskState::kBuilding && task->state != TaskState::kRunning)) {
       continue;
     }
-    apply_end(*task, decide_end(*task, exit.info, build_error(*task)), exit.info.exit_code);
+    apply_end(*task, decide_end(*task, exit.info, end_reason(*task)), exit.info.exit_code);
   }
 }
 

@@ -104,7 +104,8 @@ class Dispatcher {
   void schedule_round();
   void mark_allocations(const DeviceSnapshot& snapshot);
   bool launch(const TaskRecord& task, const SpawnSpec& spec, const RecordStart& record);
-  std::string build_error(const TaskRecord& task) const;
+  /// Why a task failed: its failed build's first error line, or the error its output ends with.
+  std::string end_reason(const TaskRecord& task) const;
 
   DispatcherOptions options_;
   TaskFiles files_;

@@ -1,12 +1,21 @@
 #include "server/message_log.h"
 
+#include <time.h>
+
 #include <algorithm>
 
 namespace dlnest {
 
+std::string local_time_stamp(std::time_t when) {
+  std::tm tm {};
+  ::localtime_r(&when, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
 void MessageLog::push_locked(std::string style, std::string text) {
   if (text.empty()) return;
-  if (echo_) echo_(text);
   const int64_t offset = end_;
   end_ += static_cast<int64_t>(text.size());
   size_ += text.size();
@@ -20,6 +29,7 @@ void MessageLog::push_locked(std::string style, std::string text) {
 void MessageLog::add(const std::string& prefix, const std::string& body,
                      const std::string& prefix_style) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (echo_) echo_(local_time_stamp(std::time(nullptr)) + " " + prefix + body + "\n");
   push_locked(prefix_style, prefix);
   push_locked(kPlainStyle, body);
   push_locked(kPlainStyle, "\n");
@@ -27,6 +37,7 @@ void MessageLog::add(const std::string& prefix, const std::string& body,
 
 void MessageLog::append_raw(const std::string& text) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (echo_) echo_(text);
   push_locked(kPlainStyle, text);
 }
 

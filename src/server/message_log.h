@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <ctime>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -29,7 +30,8 @@ class MessageLog {
   /// Keeps at most `capacity` bytes; older messages are dropped whole.
   explicit MessageLog(size_t capacity = 1 << 20) : capacity_(capacity) {}
 
-  /// Also passes every appended text to `echo` (e.g. the server's stderr).
+  /// Also passes every appended text to `echo` (e.g. the server's stderr); a message of add()
+  /// as one line that starts with the local time ("2026-12-02 06:30:01 [Run train] ...").
   void set_echo(std::function<void(const std::string&)> echo) {
     std::lock_guard<std::mutex> lock(mu_);
     echo_ = std::move(echo);
@@ -65,6 +67,9 @@ class MessageLog {
   size_t size_ = 0;           // bytes held
   int64_t end_ = 0;           // offset past the last piece
 };
+
+/// `when` as local time, "YYYY-MM-DD HH:MM:SS".
+std::string local_time_stamp(std::time_t when);
 
 /// The slice as a reply's fields: `offset`, `next_offset` and `text` (plain string, or the list
 /// of [style, text] pairs when `styled`; an empty styled text is [["",""]] like the original).

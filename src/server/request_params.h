@@ -42,6 +42,13 @@ class RequestParams {
   Result<int64_t> required_int(const std::string& name) const;
   /// Every value of `name` as integers (each value may also be a comma-separated list).
   Result<std::vector<int64_t>> get_int_list(const std::string& name) const;
+  /// Every value of `name`, in the order given.
+  std::vector<std::string> get_all(const std::string& name) const {
+    std::vector<std::string> out;
+    auto range = values_.equal_range(name);
+    for (auto it = range.first; it != range.second; ++it) out.push_back(it->second);
+    return out;
+  }
 
  private:
   std::multimap<std::string, std::string> values_;

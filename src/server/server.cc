@@ -42,6 +42,8 @@ constexpr size_t kMaxBody = 1 << 20;
 /// Debian's libcpp-httplib. Only the message names it.
 constexpr size_t kMaxFormBody = 8192;
 constexpr int64_t kDefaultOutputBytes = 64 * 1024;
+/// The style of a "[DLNest Analyze Process] " line prefix (the original analyzer's 'app' style).
+constexpr const char* kAnalyzerPrefixStyle = "#2afa38 bold";
 constexpr int64_t kMaxOutputBytes = 4 << 20;
 
 // cpp-httplib's connection limits (docs/server.md, "HTTP limits"). A connection holds one thread
@@ -115,7 +117,8 @@ Json error_reply(const std::string& message) {
 
 void send(httplib::Response& res, int http_status, const Json& body) {
   res.status = http_status;
-  res.set_content(body.dump(-1, ' ', false, Json::error_handler_t::replace), "application/json");
+  res.set_content(body.dump(-1, ' ', false, Json::error_handler_t::replace),
+                  "application/json; charset=UTF-8");
 }
 
 using Handler = std::function<Result<Json>(const RequestParams&)>;
@@ -455,6 +458,8 @@ class HttpServer : public Server {
     ContinueSubmit s;
     DLNEST_ASSIGN_OR_RETURN(s.record_path, p.required("record_path"));
     DLNEST_ASSIGN_OR_RETURN(s.checkpoint_id, p.get_int("checkpoint_ID", kLatestCheckpoint));
+    s.args_changes.freq_path = p.get("freq_path");
+    s.args_changes.settings = p.get_all("set");
     s.description = p.get("description");
     DLNEST_ASSIGN_OR_RETURN(s.resources, train_resources(p));
     DLNEST_ASSIGN_OR_RETURN(TaskRecord task, manager_->submit_continue(s));
@@ -497,7 +502,7 @@ class HttpServer : public Server {
     slice.offset = chunk.offset;
     slice.next_offset = chunk.offset + static_cast<int64_t>(chunk.text.size());
     slice.text = chunk.text;
-    if (!chunk.text.empty()) slice.styled.emplace_back(MessageLog::kPlainStyle, chunk.text);
+    slice.styled = styled_lines(chunk.text, kAnalyzerPrefixStyle, MessageLog::kPlainStyle);
     Json reply = log_slice_to_json(slice, styled);
     reply["size"] = chunk.size;
     return reply;
@@ -562,8 +567,8 @@ class HttpServer : public Server {
     route("/get_analyze_output", "GET", [this](const RequestParams& p) -> Result<Json> {
       DLNEST_ASSIGN_OR_RETURN(TaskRecord task, analyze_task(p));
       DLNEST_ASSIGN_OR_RETURN(bool styled, p.get_bool("styled"));
-      // Without an offset, the whole output from its start, as the original answered.
-      return output_of(p.has("offset") ? p : with_offset_zero(p), task, styled);
+      // Without an offset, the latest output (the original clients poll that way and show it).
+      return output_of(p, task, styled);
     });
     route("/get_task", "GET", [this](const RequestParams& p) -> Result<Json> {
       DLNEST_ASSIGN_OR_RETURN(TaskRecord task, known_task(p));
@@ -593,12 +598,6 @@ class HttpServer : public Server {
       info["url"] = url();
       return info;
     });
-  }
-
-  static RequestParams with_offset_zero(const RequestParams& p) {
-    RequestParams copy = p;
-    copy.set("offset", "0");
-    return copy;
   }
 
   ServerOptions options_;

@@ -22,13 +22,22 @@ struct TaskEnd {
 };
 
 /// Decides the end of `task` (Building or Running) whose process ended as `exit` says;
-/// `build_error` is the first error line a failed build left ("" when none). Rules:
+/// `reason` is the first error line a failed build left, or for a run the error its output
+/// ended with (failure_reason; "" when none). Rules:
 /// - a delete that was answered (delete_requested) or a termination always ends Killed;
 /// - a process that never started (kExitNeverStarted) goes back to the queue;
 /// - a build that exited 0 goes back to the queue, built; any other build end fails the task
 ///   with the compiler's first error line;
-/// - a worker that exited 0 Finished; otherwise Failed, restarted while restarts < max_restarts.
-TaskEnd decide_end(const TaskRecord& task, const ExitInfo& exit, const std::string& build_error);
+/// - a worker that exited 0 Finished; otherwise Failed with "<reason> (<how it exited>)",
+///   restarted while restarts < max_restarts.
+TaskEnd decide_end(const TaskRecord& task, const ExitInfo& exit, const std::string& reason);
+
+/// The error a task's output ends with: the message of its last "[dlnest] error: ",
+/// "dlnest-worker: error: " or "[DLNest Analyze Process] [Error] " line ("" when none).
+std::string failure_reason(const std::string& output);
+
+/// failure_reason() of the last 16 KiB of `output_file` ("" when it cannot be read).
+std::string failure_reason_in_file(const std::string& output_file);
 
 /// The ExitInfo of a process found gone by a restarted server: the code its exit file held
 /// (nullopt when it held none).

@@ -76,6 +76,22 @@ TEST(TaskEndTest, AFailedBuildFailsWithTheCompilersFirstErrorAndIsNotRestarted) 
             "build failed: exited with code 1");
 }
 
+TEST(TaskEndTest, AFailureSaysWhyOnceAndHowItExitedOnce) {
+  // As the supervisor reports an exit: the code and the same words in its detail.
+  ExitInfo exit = code(1);
+  exit.detail = "exited with code 1";
+  EXPECT_EQ(decide_end(in(TaskState::kRunning), exit, "").error, "exited with code 1");
+  const std::string output =
+      "[dlnest] train /p on cpu\nepoch 0 loss 1.5\n"
+      "[dlnest] error: stage OneEpoch (epoch 1, iter 3): loss is NaN\n";
+  EXPECT_EQ(failure_reason(output), "stage OneEpoch (epoch 1, iter 3): loss is NaN");
+  EXPECT_EQ(decide_end(in(TaskState::kRunning), exit, failure_reason(output)).error,
+            "stage OneEpoch (epoch 1, iter 3): loss is NaN (exited with code 1)");
+  EXPECT_EQ(failure_reason("dlnest-worker: error: no plugin in /p\n"), "no plugin in /p");
+  EXPECT_EQ(failure_reason("[dlnest] error: first\nmore\n[dlnest] error: last"), "last");
+  EXPECT_EQ(failure_reason("all went well\n[dlnest] finished\n"), "");
+}
+
 TEST(TaskEndTest, AnExitFoundAfterARestartSaysSo) {
   EXPECT_EQ(exit_found_after_restart(0).detail, "ended while no server was running");
   EXPECT_EQ(exit_found_after_restart(std::nullopt).exit_code, std::nullopt);

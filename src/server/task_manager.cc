@@ -104,7 +104,9 @@ std::string TaskManager::output_file(const TaskRecord& task) const {
 
 Status TaskManager::run_exp(const std::string& id, const std::string& command) {
   DLNEST_ASSIGN_OR_RETURN(TaskRecord task, store_.get(id));
-  if (task.state != TaskState::kRunning) {
+  // A queued or starting analyzer finds the command in its spool (docs/analyzer.md).
+  if (task.state != TaskState::kPending && task.state != TaskState::kBuilding &&
+      task.state != TaskState::kRunning) {
     return Status::failed_precondition("analysis task " + id + " is " +
                                        task_state_name(task.state) + ", not running");
   }
@@ -145,6 +147,12 @@ Result<TaskRecord> TaskManager::submit_continue(const ContinueSubmit& submit) {
                           SavePackage::open(path::absolute(submit.record_path)));
   DLNEST_RETURN_IF_ERROR(package.checkpoint_path(static_cast<int>(submit.checkpoint_id)).status());
   DLNEST_ASSIGN_OR_RETURN(std::vector<TaskRecord> active_tasks, active());
+  if (!submit.args_changes.empty()) {
+    DLNEST_RETURN_IF_ERROR(change_package_args(package.root(), submit.args_changes,
+                                               static_cast<int>(submit.checkpoint_id))
+                               .status());
+    DLNEST_ASSIGN_OR_RETURN(package, SavePackage::open(package.root()));
+  }
   DLNEST_RETURN_IF_ERROR(check_package_free(package.root(), active_tasks));
   return queue(admit_continue(submit, facts_of(package)), "Continue train");
 }
@@ -213,7 +221,7 @@ Json TaskManager::devices_info() {
     entry["num_tasks"] = running.size();
     entry["running_tasks"] = std::move(running);
     auto lu = last_use.find(d.index);
-    entry["last_use_time"] = lu == last_use.end() ? 0.0 : lu->second;
+    entry["last_use_time"] = lu == last_use.end() ? Json(0) : Json(lu->second);
     info.push_back(std::move(entry));
   }
   return info;

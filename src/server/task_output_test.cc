@@ -39,6 +39,33 @@ TEST(TaskOutputTest, KeepsAnIncompleteCharacterForTheNextRead) {
   EXPECT_EQ(chunk->offset, 3);
 }
 
+TEST(TaskOutputTest, TheTailStartsAtALineStart) {
+  testing::TempDir dir;
+  std::string text;
+  for (int i = 0; i < 4000; ++i) text += "line " + std::to_string(i) + " of the analyzer\n";
+  const std::string file = dir.write("_output.txt", text);
+  Result<OutputChunk> chunk = read_output_file(file, std::nullopt, 64 * 1024);
+  ASSERT_TRUE(chunk.is_ok());
+  EXPECT_GT(chunk->offset, 0);
+  EXPECT_EQ(text[static_cast<size_t>(chunk->offset) - 1], '\n');
+  EXPECT_EQ(chunk->text, text.substr(static_cast<size_t>(chunk->offset)));
+  EXPECT_LE(chunk->text.size(), 64u * 1024);
+  // A line longer than the chunk: its end is all there is.
+  const std::string long_line = dir.write("long.txt", std::string(100, 'x') + "yz");
+  chunk = read_output_file(long_line, std::nullopt, 10);
+  ASSERT_TRUE(chunk.is_ok());
+  EXPECT_EQ(chunk->text, "xxxxxxxxyz");
+}
+
+TEST(TaskOutputTest, StyledLinesEndEachLineWithANewlinePiece) {
+  using Pieces = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(styled_lines("[App] loaded\nplain\n\nlast", "P", "T"),
+            (Pieces{{"P", "[App] "}, {"T", "loaded"}, {"T", "\n"}, {"T", "plain"}, {"T", "\n"},
+                    {"T", ""}, {"T", "\n"}, {"T", "last"}}));
+  EXPECT_EQ(styled_lines("[App] \n", "P", "T"), (Pieces{{"P", "[App] "}, {"T", "\n"}}));
+  EXPECT_EQ(styled_lines("", "P", "T"), Pieces{});
+}
+
 TEST(TaskOutputTest, AMissingFileReadsAsEmpty) {
   testing::TempDir dir;
   const Result<OutputChunk> chunk = read_output_file(dir.file("_output.txt"), 0, 100);
