@@ -40,6 +40,11 @@ ProbeSelection ProbeSelection::from_environment(std::string flag_spec) {
   selection.flag_spec = std::move(flag_spec);
   const char* env = std::getenv(kSimulatedGpusEnv);
   selection.env_spec = env != nullptr ? env : "";
+  const char* machine = std::getenv(kSimulatedMachineEnv);
+  selection.simulated_machine = machine != nullptr ? machine : "";
+  const char* delay = std::getenv(kSimulatedAllocDelayEnv);
+  selection.simulated_alloc_delay_ms = delay != nullptr ? std::atoi(delay) : 0;
+  selection.ledger_dir = default_ledger_dir();
   return selection;
 }
 
@@ -74,8 +79,8 @@ bool wants_simulated(const ProbeSelection& selection) {
   return !selection.flag_spec.empty() || !selection.env_spec.empty();
 }
 
-/// The simulated GPUs the selection asks for (the flag wins over the environment).
-Result<std::unique_ptr<SimulatedProbe>> make_simulated(const ProbeSelection& selection) {
+/// The totals of the simulated GPUs the selection asks for (the flag wins over the environment).
+Result<std::vector<std::int64_t>> simulated_totals(const ProbeSelection& selection) {
   const bool from_flag = !selection.flag_spec.empty();
   const std::string& spec = from_flag ? selection.flag_spec : selection.env_spec;
   Result<std::vector<std::int64_t>> totals = parse_simulated_gpus(spec);
@@ -83,7 +88,13 @@ Result<std::unique_ptr<SimulatedProbe>> make_simulated(const ProbeSelection& sel
     const std::string source = from_flag ? kSimulatedGpusFlag : kSimulatedGpusEnv;
     return totals.status().with_context(source + "=\"" + spec + "\"");
   }
-  return std::make_unique<SimulatedProbe>(std::move(totals).value());
+  return totals;
+}
+
+/// The simulated GPUs the selection asks for, this server's own.
+Result<std::unique_ptr<SimulatedProbe>> make_simulated(const ProbeSelection& selection) {
+  DLNEST_ASSIGN_OR_RETURN(std::vector<std::int64_t> totals, simulated_totals(selection));
+  return std::make_unique<SimulatedProbe>(std::move(totals));
 }
 
 }  // namespace
@@ -96,14 +107,44 @@ Result<std::unique_ptr<DeviceProbe>> make_probe(const ProbeSelection& selection)
   return std::unique_ptr<DeviceProbe>(std::move(probe));
 }
 
+namespace {
+
+/// Opens the ledger in `dir` into `backend`, or says there why not.
+void open_ledger(const std::string& dir, DeviceBackend* backend) {
+  if (dir.empty()) return;
+  Result<std::unique_ptr<FileLedger>> ledger = FileLedger::open(dir);
+  if (ledger.is_ok()) {
+    backend->ledger = std::move(ledger).value();
+  } else {
+    backend->ledger_status = ledger.status();
+  }
+}
+
+}  // namespace
+
 Result<DeviceBackend> make_device_backend(const ProbeSelection& selection,
                                           std::unique_ptr<TaskRunner> runner) {
+  DeviceBackend backend;
   if (!wants_simulated(selection)) {
-    return DeviceBackend{std::make_unique<NvmlProbe>(selection.nvml_library), std::move(runner)};
+    backend.probe = std::make_unique<NvmlProbe>(selection.nvml_library);
+    backend.runner = std::move(runner);
+    open_ledger(selection.ledger_dir, &backend);
+    return backend;
   }
-  DLNEST_ASSIGN_OR_RETURN(std::unique_ptr<SimulatedProbe> probe, make_simulated(selection));
-  auto wrapped = std::make_unique<SimulatedGpuRunner>(std::move(runner), probe.get());
-  return DeviceBackend{std::move(probe), std::move(wrapped)};
+  DLNEST_ASSIGN_OR_RETURN(std::vector<std::int64_t> totals, simulated_totals(selection));
+  std::unique_ptr<SimulatedProbe> probe;
+  if (selection.simulated_machine.empty()) {
+    probe = std::make_unique<SimulatedProbe>(std::move(totals));
+  } else {
+    DLNEST_ASSIGN_OR_RETURN(SimulatedMachine machine,
+                            SimulatedMachine::open(selection.simulated_machine,
+                                                   selection.simulated_alloc_delay_ms / 1000.0));
+    open_ledger(machine.ledger_dir(), &backend);
+    probe = std::make_unique<SimulatedProbe>(std::move(totals), std::move(machine));
+  }
+  backend.runner = std::make_unique<SimulatedGpuRunner>(std::move(runner), probe.get());
+  backend.probe = std::move(probe);
+  return backend;
 }
 
 }  // namespace dlnest

@@ -9,6 +9,7 @@
 #include "devices/device_probe.h"
 #include "devices/nvml_library.h"
 #include "dlnest/status.h"
+#include "ledger/reservation_ledger.h"
 #include "supervisor/task_runner.h"
 
 namespace dlnest {
@@ -28,6 +29,13 @@ struct ProbeSelection {
   std::string flag_spec;  ///< the value of --simulated-gpus; empty when not given
   std::string env_spec;   ///< the value of DLNEST_SIMULATED_GPUS; empty when unset
   std::string nvml_library = kNvmlLibrary;  ///< where NVML is loaded from (tests give a fake)
+  /// $DLNEST_SIMULATED_MACHINE: simulated GPUs shared with the other servers using that folder
+  /// (and their reservation ledger there); empty: this server's own simulated GPUs.
+  std::string simulated_machine;
+  /// $DLNEST_SIMULATED_ALLOC_DELAY_MS: how long a shared simulated task takes to allocate.
+  int simulated_alloc_delay_ms = 0;
+  /// The machine-wide reservation ledger of real GPUs (default_ledger_dir()).
+  std::string ledger_dir;
 
   /// The selection made by the flag's value (empty when not given) and this process's
   /// environment.
@@ -47,6 +55,11 @@ Result<std::unique_ptr<DeviceProbe>> make_probe(const ProbeSelection& selection)
 struct DeviceBackend {
   std::unique_ptr<DeviceProbe> probe;
   std::unique_ptr<TaskRunner> runner;
+  /// The reservations of the other servers sharing these GPUs: the machine-wide ledger for
+  /// NVML, the simulated machine's for shared simulated GPUs, none for private simulated ones.
+  std::unique_ptr<ReservationLedger> ledger;
+  /// Why there is no ledger although the GPUs are shared (the server warns and goes on).
+  Status ledger_status;
 };
 
 /// The probe the selection asks for, and `runner` to start tasks with. With simulated GPUs the

@@ -27,14 +27,30 @@ SimulatedProbe::SimulatedProbe(std::vector<std::int64_t> totals_mb) {
   }
 }
 
+SimulatedProbe::SimulatedProbe(std::vector<std::int64_t> totals_mb, SimulatedMachine machine)
+    : SimulatedProbe(std::move(totals_mb)) {
+  machine_ = std::move(machine);
+}
+
 DeviceSnapshot SimulatedProbe::probe() {
   DeviceSnapshot snapshot;
   snapshot.devices.push_back(cpu_device());
   std::lock_guard<std::mutex> lock(mu_);
-  for (int i = 0; i < static_cast<int>(gpus_.size()); ++i) {
-    snapshot.devices.push_back(describe(i, gpus_[i]));
+  std::vector<Gpu> gpus = gpus_;
+  if (machine_) read_shared(&gpus);
+  for (int i = 0; i < static_cast<int>(gpus.size()); ++i) {
+    snapshot.devices.push_back(describe(i, gpus[i]));
   }
   return snapshot;
+}
+
+void SimulatedProbe::read_shared(std::vector<Gpu>* gpus) const {
+  for (Gpu& gpu : *gpus) gpu.holdings.clear();
+  for (const SharedHolding& h : machine_->holdings(simulated_machine_now())) {
+    if (h.visible && h.gpu >= 0 && h.gpu < static_cast<int>(gpus->size())) {
+      (*gpus)[h.gpu].holdings.push_back({h.task_id, h.mb, h.pid});
+    }
+  }
 }
 
 std::string SimulatedProbe::notice() const {
@@ -57,7 +73,7 @@ DeviceInfo SimulatedProbe::describe(int index, const Gpu& gpu) {
   }
   info.total_mb = gpu.total_mb;
   info.used_mb = gpu.used_mb();
-  info.free_mb = gpu.total_mb - info.used_mb;
+  info.free_mb = std::max<std::int64_t>(0, gpu.total_mb - info.used_mb);
   info.gpu_util = gpu.gpu_util;
   info.memory_util = gpu.memory_util;
   for (const Holding& holding : gpu.holdings) {
@@ -77,6 +93,7 @@ Status SimulatedProbe::place(const std::string& task_id, int gpu, std::int64_t m
   if (target.broken) {
     return Status::failed_precondition(gpu_name(gpu) + " is broken: " + target.error);
   }
+  if (machine_) return machine_->place(task_id, gpu, mb, pid);
   auto held = std::find_if(target.holdings.begin(), target.holdings.end(),
                            [&](const Holding& p) { return p.task_id == task_id; });
   const std::int64_t already = held == target.holdings.end() ? 0 : held->mb;
@@ -96,6 +113,7 @@ Status SimulatedProbe::place(const std::string& task_id, int gpu, std::int64_t m
 
 void SimulatedProbe::remove(const std::string& task_id) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (machine_) machine_->remove(task_id);
   for (Gpu& gpu : gpus_) {
     auto& holdings = gpu.holdings;
     holdings.erase(std::remove_if(holdings.begin(), holdings.end(),

@@ -3,10 +3,12 @@
 
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "devices/device_probe.h"
+#include "devices/simulated_machine.h"
 #include "dlnest/status.h"
 
 namespace dlnest {
@@ -18,6 +20,10 @@ class SimulatedProbe : public DeviceProbe {
  public:
   /// GPUs 0, 1, ... with these totals in MB: empty, idle and healthy.
   explicit SimulatedProbe(std::vector<std::int64_t> totals_mb);
+  /// GPUs whose holdings are shared with the other servers of `machine`: what any of them
+  /// placed shows here once visible, and nothing is refused (overbooking shows as a GPU with
+  /// more used than total and no memory free).
+  SimulatedProbe(std::vector<std::int64_t> totals_mb, SimulatedMachine machine);
 
   DeviceSnapshot probe() override;
   /// Says that the GPUs are simulated, so a log never mistakes them for real ones.
@@ -58,8 +64,11 @@ class SimulatedProbe : public DeviceProbe {
   Status check_index(int gpu) const;
   static DeviceInfo describe(int index, const Gpu& gpu);
 
+  void read_shared(std::vector<Gpu>* gpus) const;
+
   mutable std::mutex mu_;
   std::vector<Gpu> gpus_;  // guarded by mu_
+  std::optional<SimulatedMachine> machine_;
 };
 
 }  // namespace dlnest

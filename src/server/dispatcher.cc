@@ -339,38 +339,37 @@ void Dispatcher::mark_allocations(const DeviceSnapshot& snapshot) {
 }
 
 void Dispatcher::schedule_round() {
-  const DeviceSnapshot snapshot = probe_devices();
   auto pending = store_->list(TaskState::kPending);
   if (!pending.is_ok()) {
     log_->add("[Error] ", "cannot read the queue: " + pending.status().message());
     return;
   }
+  // The machine-wide lock spans measuring, planning and publishing the new reservations, so
+  // that another server's round sees either none of them or all of them with their memory.
+  ReservationLedger* ledger = options_.ledger;
+  const Status locked = ledger != nullptr ? ledger->lock() : Status::ok();
+  const DeviceSnapshot snapshot = probe_devices();
   mark_allocations(snapshot);
-  SchedulerSnapshot snap;
-  for (const DeviceInfo& d : snapshot.devices) {
-    if (!d.is_cpu()) snap.devices.push_back(GpuState{d.index, d.total_mb, d.free_mb, d.broken});
-  }
-  std::map<std::string, const TaskRecord*> by_id;
-  for (const TaskRecord& t : *pending) {
-    if (t.needs_build) continue;
-    snap.pending.push_back(pending_from(t));
-    by_id[t.id] = &t;
-  }
   const double time = now();
-  std::vector<Placement> placements;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_) return;
-    for (const auto& [id, rt] : running_) snap.running.push_back(rt);
-    snap.settings = settings_;
-    placements = scheduler_.plan(snap, time);
-    for (const Placement& p : placements) {
-      running_[p.task_id] = running_task_from(p, time);  // reserved from now on
-      for (int d : p.devices) last_use_time_[d] = time;
-    }
+  const ReservedMb others = ledger != nullptr ? ledger->others(time) : ReservedMb{};
+  std::vector<GpuState> devices;
+  for (const DeviceInfo& d : snapshot.devices) {
+    if (d.is_cpu()) continue;
+    const auto reserved = others.find(d.index);
+    const int64_t free_mb =
+        std::max<int64_t>(0, d.free_mb - (reserved == others.end() ? 0 : reserved->second));
+    devices.push_back(GpuState{d.index, d.total_mb, free_mb, d.broken});
+  }
+  std::vector<Reservation> mine;
+  const std::vector<Placement> placements = plan_round(devices, *pending, time, &mine);
+  if (ledger != nullptr) {
+    const Status published = ledger->publish(mine);
+    ledger->unlock();
+    note_ledger(locked.is_ok() ? published : locked);
   }
   for (const Placement& p : placements) {
-    const TaskRecord& task = *by_id.at(p.task_id);
+    const TaskRecord& task = *std::find_if(pending->begin(), pending->end(),
+                                           [&](const TaskRecord& t) { return t.id == p.task_id; });
     const bool has_checkpoint = task.restarts > 0 && package_has_checkpoint(task.package_dir);
     const SpawnSpec spec =
         worker_spec(task, p.devices, p.reserved_mb, has_checkpoint, options_.launch, files_);
@@ -383,6 +382,54 @@ void Dispatcher::schedule_round() {
       std::lock_guard<std::mutex> lock(mu_);
       running_.erase(task.id);
     }
+  }
+}
+
+std::vector<Placement> Dispatcher::plan_round(const std::vector<GpuState>& devices,
+                                              const std::vector<TaskRecord>& pending,
+                                              double time, std::vector<Reservation>* reservations) {
+  SchedulerSnapshot snap;
+  snap.devices = devices;
+  for (const TaskRecord& t : pending) {
+    if (!t.needs_build) snap.pending.push_back(pending_from(t));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Placement> placements;
+  if (stopping_) return placements;
+  for (const auto& [id, rt] : running_) snap.running.push_back(rt);
+  snap.settings = settings_;
+  placements = scheduler_.plan(snap, time);
+  for (const Placement& p : placements) {
+    running_[p.task_id] = running_task_from(p, time);  // reserved from now on
+    for (int d : p.devices) last_use_time_[d] = time;
+  }
+  *reservations = own_reservations(time);
+  return placements;
+}
+
+std::vector<Reservation> Dispatcher::own_reservations(double time) const {
+  std::vector<Reservation> out;
+  for (const auto& [id, rt] : running_) {
+    const double expires_at = rt.start_time + settings_.allocation_timeout_s;
+    if (rt.allocated || expires_at <= time) continue;
+    for (size_t i = 0; i < rt.devices.size() && i < rt.reserved_mb.size(); ++i) {
+      if (rt.devices[i] != kCpuDevice && rt.reserved_mb[i] > 0) {
+        out.push_back(Reservation{rt.devices[i], rt.reserved_mb[i], id, expires_at});
+      }
+    }
+  }
+  return out;
+}
+
+void Dispatcher::note_ledger(const Status& status) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const std::string problem = status.is_ok() ? "" : status.message();
+    if (problem == ledger_problem_) return;
+    ledger_problem_ = problem;
+  }
+  if (!status.is_ok()) {
+    log_->add("[Warning] ", status.message() + "; scheduling goes on without it");
   }
 }
 

@@ -24,6 +24,7 @@
 
 #include "devices/device_probe.h"
 #include "dlnest/status.h"
+#include "ledger/reservation_ledger.h"
 #include "scheduler/scheduler.h"
 #include "server/launch.h"
 #include "server/message_log.h"
@@ -43,6 +44,8 @@ struct DispatcherOptions {
   /// of adopted.
   bool end_tasks_on_exit = false;
   std::function<double()> clock;  ///< wall-clock seconds; empty: the system clock
+  /// The reservations of the machine's other servers (not owned); null: this server is alone.
+  ReservationLedger* ledger = nullptr;
 };
 
 class Dispatcher {
@@ -102,6 +105,15 @@ class Dispatcher {
   void settle(const TaskRecord& task);
   void start_builds();
   void schedule_round();
+  /// Decides this round's placements on `devices` (others' reservations already subtracted)
+  /// and reserves them; returns them with this server's reservations to publish.
+  std::vector<Placement> plan_round(const std::vector<GpuState>& devices,
+                                    const std::vector<TaskRecord>& pending, double time,
+                                    std::vector<Reservation>* reservations);
+  /// The reservations of the tasks started and not yet allocated. mu_ must be held.
+  std::vector<Reservation> own_reservations(double time) const;
+  /// Logs a problem of the ledger once, not every round.
+  void note_ledger(const Status& status);
   void mark_allocations(const DeviceSnapshot& snapshot);
   bool launch(const TaskRecord& task, const SpawnSpec& spec, const RecordStart& record);
   /// Why a task failed: its failed build's first error line, or the error its output ends with.
@@ -121,6 +133,7 @@ class Dispatcher {
   std::map<std::string, RunningTask> running_;
   std::map<std::string, std::string> building_;  // task id -> project folder
   std::map<int, double> last_use_time_;
+  std::string ledger_problem_;  // the last problem logged by note_ledger
   bool wake_ = false;
   bool stopping_ = false;
   bool stopped_ = false;

@@ -42,6 +42,7 @@ constexpr size_t kMaxBody = 1 << 20;
 /// Debian's libcpp-httplib. Only the message names it.
 constexpr size_t kMaxFormBody = 8192;
 constexpr int64_t kDefaultOutputBytes = 64 * 1024;
+constexpr int64_t kMaxOutputBytes = 4 << 20;
 /// The style of a "[DLNest Analyze Process] " line prefix (the original analyzer's 'app' style).
 constexpr const char* kAnalyzerPrefixStyle = "#2afa38 bold";
 constexpr int64_t kMaxOutputBytes = 4 << 20;
@@ -280,12 +281,12 @@ class HttpServer : public Server {
     send(res, 403, error_reply(s.message()));
     return httplib::Server::HandlerResponse::Handled;
   }
+  bool tls() const { return options_.tls.enabled(); }
+
 
   static std::string too_large_message(const httplib::Request& req) {
     if (req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) == 0) {
       return "form body (application/x-www-form-urlencoded) larger than " +
-  bool tls() const { return options_.tls.enabled(); }
-
              std::to_string(kMaxFormBody / 1024) +
              " KiB; send larger parameters as JSON (application/json) or multipart/form-data, "
              "up to " +
@@ -457,10 +458,10 @@ class HttpServer : public Server {
   Result<Json> continue_train(const RequestParams& p) {
     ContinueSubmit s;
     DLNEST_ASSIGN_OR_RETURN(s.record_path, p.required("record_path"));
+    s.description = p.get("description");
     DLNEST_ASSIGN_OR_RETURN(s.checkpoint_id, p.get_int("checkpoint_ID", kLatestCheckpoint));
     s.args_changes.freq_path = p.get("freq_path");
     s.args_changes.settings = p.get_all("set");
-    s.description = p.get("description");
     DLNEST_ASSIGN_OR_RETURN(s.resources, train_resources(p));
     DLNEST_ASSIGN_OR_RETURN(TaskRecord task, manager_->submit_continue(s));
     return submitted(task);
@@ -660,6 +661,12 @@ Result<std::unique_ptr<Server>> Server::start(const ServerOptions& given) {
   manager_options.launch.dlnest_path = path::join(path::parent(options.worker_path), "dlnest");
   manager_options.launch.dlnest_cmake_dir = default_dlnest_cmake_dir();
   manager_options.probe = std::move(devices.probe);
+  manager_options.ledger = std::move(devices.ledger);
+  if (!devices.ledger_status.is_ok()) {
+    server->log()->add("[Warning] ", devices.ledger_status.message() +
+                                         "; tasks are placed without the other servers' "
+                                         "reservations");
+  }
   manager_options.runner = std::move(devices.runner);
   manager_options.delay_s = options.delay_s;
   manager_options.max_task_per_device = options.max_task_per_device;

@@ -67,6 +67,7 @@ TaskManager::TaskManager(TaskManagerOptions options, StateStore store, MessageLo
   d.delay_s = options_.delay_s;
   d.max_task_per_device = options_.max_task_per_device;
   d.end_tasks_on_exit = options_.end_tasks_on_exit;
+  d.ledger = options_.ledger.get();
   dispatcher_ = std::make_unique<Dispatcher>(std::move(d), &store_, options_.probe.get(),
                                              options_.runner.get(), log_);
 }
@@ -147,13 +148,13 @@ Result<TaskRecord> TaskManager::submit_continue(const ContinueSubmit& submit) {
                           SavePackage::open(path::absolute(submit.record_path)));
   DLNEST_RETURN_IF_ERROR(package.checkpoint_path(static_cast<int>(submit.checkpoint_id)).status());
   DLNEST_ASSIGN_OR_RETURN(std::vector<TaskRecord> active_tasks, active());
+  DLNEST_RETURN_IF_ERROR(check_package_free(package.root(), active_tasks));
   if (!submit.args_changes.empty()) {
     DLNEST_RETURN_IF_ERROR(change_package_args(package.root(), submit.args_changes,
                                                static_cast<int>(submit.checkpoint_id))
                                .status());
     DLNEST_ASSIGN_OR_RETURN(package, SavePackage::open(package.root()));
   }
-  DLNEST_RETURN_IF_ERROR(check_package_free(package.root(), active_tasks));
   return queue(admit_continue(submit, facts_of(package)), "Continue train");
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "devices/device_probe.h"
+#include "ledger/reservation_ledger.h"
 #include "dlnest/config.h"
 #include "dlnest/status.h"
 #include "server/admission.h"
@@ -25,6 +26,8 @@ struct TaskManagerOptions {
   LaunchSettings launch;               ///< dlnest-worker, dlnest (builds), DLNest's CMake dir
   std::unique_ptr<DeviceProbe> probe;  ///< required
   std::unique_ptr<TaskRunner> runner;  ///< required: the Supervisor (or what wraps it)
+  /// The other servers' reservations on this machine's GPUs; null: none are consulted.
+  std::unique_ptr<ReservationLedger> ledger;
   double delay_s = 5;                  ///< the dispatcher runs at least this often
   int max_task_per_device = 10000;
   /// Tasks end with the manager (dlnest local); running tasks of an earlier server are ended
