@@ -4,13 +4,14 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build ccache pkg-config git
+  build-essential cmake ninja-build ccache pkg-config git clang
   googletest libgtest-dev libgmock-dev
   nlohmann-json3-dev libcpp-httplib-dev libcli11-dev libsqlite3-dev zlib1g-dev libedit-dev
   libssl-dev openssl
   libtorch-dev libgloo-dev libopenblas0-pthread
   python3-torch
   dataset-fashion-mnist
+  debootstrap
 )
 
 missing=()

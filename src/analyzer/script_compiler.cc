@@ -14,6 +14,7 @@
 #include "dlnest/env.h"
 #include "env/path.h"
 #include "process/subprocess.h"
+#include "project/project_builder.h"
 
 namespace dlnest {
 namespace {
@@ -71,10 +72,7 @@ std::vector<std::string> read_deps(const std::string& file) {
 
 }  // namespace
 
-std::string default_script_toolchain_dir() {
-  const char* env = std::getenv("DLNEST_CMAKE_DIR");
-  return path::join(env != nullptr ? env : DLNEST_BUILD_TREE, "analyze");
-}
+std::string default_script_toolchain_dir() { return install_layout().toolchain_dir; }
 
 Result<ScriptToolchain> ScriptToolchain::load(const std::string& dir) {
   const std::string flags_file = path::join(dir, "script_flags.txt");

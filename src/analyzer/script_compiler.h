@@ -20,7 +20,7 @@ struct ScriptToolchain {
   static Result<ScriptToolchain> load(const std::string& dir);
 };
 
-/// `<sdk dir>/analyze`, where sdk dir is $DLNEST_CMAKE_DIR or this build's tree.
+/// The toolchain folder of this installation or build tree (install_layout()).
 std::string default_script_toolchain_dir();
 
 struct CompiledScript {

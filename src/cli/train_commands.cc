@@ -220,6 +220,13 @@ void add_new(CLI::App& app, int& exit_code) {
       exit_code = fail(s.with_context("dlnest new"));
       return;
     }
+    BuildOptions editors;
+    editors.dlnest_cmake_dir = default_dlnest_cmake_dir();
+    const Status linked = write_compile_commands(target, editors);
+    if (!linked.is_ok()) {
+      std::cerr << "dlnest new: no compile_commands.json for editors: "
+                << build_error_headline(linked) << "\n";
+    }
     std::cout << "created " << (*mnist ? "MNIST " : "") << "project " << target << "\n"
               << "train it: dlnest run -c " << path::join(target, "root_config.json")
               << " --foreground\n";

@@ -22,9 +22,11 @@ namespace {
 
 /// Changes whenever the way a package is built changes, so that older cached builds are not
 /// taken for current ones.
-constexpr const char* kRecipe = "dlnest package build 1: cmake -G Ninja, Release";
+constexpr const char* kRecipe = "dlnest package build 2: cmake -G Ninja, Release, DLNestToolchain";
+constexpr const char* kToolchainFile = "DLNestToolchain.cmake";
 constexpr const char* kDigestFile = "dlnest_sources.digest";
 constexpr size_t kMaxErrorOutput = 64 * 1024;
+constexpr const char* kCompileCommands = "compile_commands.json";
 
 /// The build cache of one project, in `<project>/.dlnest`.
 struct BuildCache {
@@ -102,15 +104,21 @@ std::string cache_entry(const std::string& cache_text, const std::string& key) {
   return "";
 }
 
-/// The files a CMake export names as IMPORTED_LOCATION (the SDK library).
-std::vector<std::string> imported_locations(const std::string& text) {
+/// The files a CMake export names as IMPORTED_LOCATION (the SDK library); an installed export's
+/// ${_IMPORT_PREFIX} is the prefix three folders above `cmake_dir`.
+std::vector<std::string> imported_locations(const std::string& text, const std::string& cmake_dir) {
+  const std::string import_prefix = "${_IMPORT_PREFIX}";
   std::vector<std::string> files;
   const std::string key = "IMPORTED_LOCATION";
   for (size_t at = text.find(key); at != std::string::npos; at = text.find(key, at + 1)) {
     const size_t open = text.find('"', at);
     const size_t close = open == std::string::npos ? open : text.find('"', open + 1);
     if (close == std::string::npos || text.find('\n', at) < open) continue;
-    files.push_back(text.substr(open + 1, close - open - 1));
+    std::string file = text.substr(open + 1, close - open - 1);
+    if (file.compare(0, import_prefix.size(), import_prefix) == 0) {
+      file.replace(0, import_prefix.size(), path::parent(path::parent(path::parent(cmake_dir))));
+    }
+    files.push_back(file);
   }
   return files;
 }
@@ -142,7 +150,9 @@ Result<std::string> build_key(Env* env, const std::string& cmake_dir,
     }
     DLNEST_ASSIGN_OR_RETURN(std::string text, env->read_file(path::join(cmake_dir, name)));
     digest.add(name).add(text);
-    for (const std::string& library : imported_locations(text)) add_file_stamp(digest, library);
+    for (const std::string& library : imported_locations(text, cmake_dir)) {
+      add_file_stamp(digest, library);
+    }
   }
   return digest.add(sources_digest).hex();
 }
@@ -193,8 +203,14 @@ Status run_step(const std::vector<std::string>& argv, const std::string& what,
   return build_error(*result, what, cache);
 }
 
+/// The toolchain file DLNest's CMake package has for projects, or "" when it has none.
+std::string toolchain_file(Env* env, const BuildOptions& options) {
+  const std::string file = path::join(options.dlnest_cmake_dir, kToolchainFile);
+  return env->file_exists(file) ? file : "";
+}
+
 /// Removes the build folder when it was configured for another source folder (the project was
-/// copied, moved or renamed) or against another DLNest.
+/// copied, moved or renamed), against another DLNest or with another toolchain.
 Status drop_foreign_build(Env* env, const BuildCache& cache, const BuildOptions& options) {
   const std::string cache_file = path::join(cache.build, "CMakeCache.txt");
   if (!env->file_exists(cache_file)) return Status::ok();
@@ -206,10 +222,23 @@ Status drop_foreign_build(Env* env, const BuildCache& cache, const BuildOptions&
     reason = "was configured for " + home;
   } else if (real_path(dlnest) != real_path(options.dlnest_cmake_dir)) {
     reason = "was configured against DLNest_DIR=" + dlnest;
+  } else if (cache_entry(text, "CMAKE_TOOLCHAIN_FILE") != toolchain_file(env, options)) {
+    reason = "was configured with another toolchain";
   }
   if (reason.empty()) return Status::ok();
   say(options, "[build] " + cache.build + " " + reason + "; configuring it again");
   return env->remove_tree(cache.build);
+}
+
+/// The command that configures the project in `source` into `build` with DLNest's toolchain.
+std::vector<std::string> configure_command(Env* env, const std::string& source,
+                                           const std::string& build, const BuildOptions& options) {
+  std::vector<std::string> argv = {"cmake", "-S", source, "-B", build, "-G", "Ninja",
+                                   "-DCMAKE_BUILD_TYPE=Release",
+                                   "-DDLNest_DIR=" + options.dlnest_cmake_dir};
+  const std::string toolchain = toolchain_file(env, options);
+  if (!toolchain.empty()) argv.push_back("-DCMAKE_TOOLCHAIN_FILE=" + toolchain);
+  return argv;
 }
 
 /// Configures (when needed) and builds the staged sources; records `key` once the plugin is made.
@@ -221,8 +250,7 @@ Status compile(Env* env, const BuildCache& cache, const std::string& key,
   if (!env->file_exists(path::join(cache.build, "build.ninja"))) {
     say(options, "[build] configuring " + cache.stage + " in " + cache.build);
     DLNEST_RETURN_IF_ERROR(
-        run_step({"cmake", "-S", cache.stage, "-B", cache.build, "-G", "Ninja",
-                  "-DCMAKE_BUILD_TYPE=Release", "-DDLNest_DIR=" + options.dlnest_cmake_dir},
+        run_step(configure_command(env, cache.stage, cache.build, options),
                  "configuring the package", cache, options));
   }
   say(options, "[build] compiling in " + cache.build);
@@ -287,6 +315,26 @@ Result<std::string> build_package(const std::string& package_dir, const std::str
   DLNEST_ASSIGN_OR_RETURN(std::string plugin, install_plugin(env, cache, package));
   say(options, "[build] plugin " + plugin);
   return plugin;
+}
+
+Status write_compile_commands(const std::string& project_dir, const BuildOptions& options) {
+  Env* env = Env::default_env();
+  BuildOptions resolved = options;
+  resolved.dlnest_cmake_dir = path::absolute(options.dlnest_cmake_dir);
+  const std::string project = path::absolute(project_dir);
+  const BuildCache cache(project);
+  const std::string ide = path::join(cache.root, "ide");
+  std::vector<std::string> argv = configure_command(env, project, ide, resolved);
+  argv.push_back("-DCMAKE_EXPORT_COMPILE_COMMANDS=ON");
+  DLNEST_RETURN_IF_ERROR(run_step(argv, "configuring the project for editors", cache, resolved));
+  const std::string link = path::join(project, kCompileCommands);
+  struct stat st {};
+  if (::lstat(link.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) ::unlink(link.c_str());
+  const std::string target = ".dlnest/ide/" + std::string(kCompileCommands);
+  if (::symlink(target.c_str(), link.c_str()) != 0) {
+    return Status::io_error("cannot link " + link + ": " + std::strerror(errno));
+  }
+  return Status::ok();
 }
 
 std::string build_error_headline(const Status& status) {

@@ -32,6 +32,11 @@ struct BuildOptions {
 Result<std::string> build_package(const std::string& package_dir, const std::string& project_dir,
                                   const BuildOptions& options);
 
+/// Configures the project in `project_dir` itself (not a package of it) into
+/// `<project_dir>/.dlnest/ide/` and links `<project_dir>/compile_commands.json` to the compile
+/// database there, where editors (clangd) look for it. Run again after adding a source folder.
+Status write_compile_commands(const std::string& project_dir, const BuildOptions& options);
+
 /// The first line of an error's message: for a failed build_package(), the compiler's first
 /// error line.
 std::string build_error_headline(const Status& status);

@@ -18,6 +18,7 @@
 
 #include "env/path.h"
 #include "process/subprocess.h"
+#include "project/project_builder.h"
 #include "task/train_package.h"
 #include "testing/temp_dir.h"
 
@@ -56,6 +57,13 @@ size_t count(const std::string& text, const std::string& what) {
   size_t n = 0;
   for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
   return n;
+}
+
+/// True when `line` is the compiler's error for `static_assert(false, "broken on purpose")`, in
+/// GCC's or clang's words.
+bool is_broken_on_purpose(const std::string& line) {
+  return line.find(": error: static assertion failed: broken on purpose") != std::string::npos ||
+         line.find(": error: static_assert failed \"broken on purpose\"") != std::string::npos;
 }
 
 /// The marker the toy life cycle gets, so that a plugin shows which sources it was built from.
@@ -132,8 +140,7 @@ TEST_F(PackageBuilderTest, ACopiedProjectBuildsFromItsOwnSources) {
   ASSERT_FALSE(plugin.is_ok());
   const std::string headline = build_error_headline(plugin.status());
   EXPECT_EQ(headline.rfind("toy_life_cycle.cpp:", 0), 0u) << headline;
-  EXPECT_NE(headline.find("error: static assertion failed: broken on purpose"), std::string::npos)
-      << headline;
+  EXPECT_TRUE(is_broken_on_purpose(headline)) << headline;
   EXPECT_NE(plugin.status().message().find("building the package failed"), std::string::npos);
   EXPECT_FALSE(
       Env::default_env()->file_exists(path::join(broken.package_dir, SavePackage::kPluginFile)));
@@ -222,11 +229,45 @@ TEST_F(PackageBuilderTest, TheBuildPackageCommandReportsTheFirstCompileError) {
   EXPECT_EQ(read(exit_file), "1\n");
   const std::string error = read(error_file);
   EXPECT_EQ(error.rfind("toy_life_cycle.cpp:" + std::to_string(line) + ":", 0), 0u) << error;
-  EXPECT_NE(error.find(": error: static assertion failed: broken on purpose"), std::string::npos)
-      << error;
+  EXPECT_TRUE(is_broken_on_purpose(error)) << error;
   EXPECT_EQ(count(error, "\n"), 1u) << error;
   EXPECT_NE(r.output.find("[build] compiling"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("dlnest: error: " + error), std::string::npos) << r.output;
+}
+
+TEST_F(PackageBuilderTest, PackagesCompileAgainstThePrecompiledHeader) {
+  build_ok(project());
+  const InstallLayout layout = install_layout();
+  const std::string ninja = read(path::join(project(), ".dlnest/build/build.ninja"));
+  const std::string include = "-include " + path::join(layout.toolchain_dir, "dlnest_script.h");
+  EXPECT_EQ(count(ninja, include), 2u) << "the toy project's two sources, not its ABI stamp";
+  Env* env = Env::default_env();
+  EXPECT_TRUE(env->file_exists(path::join(layout.toolchain_dir, "dlnest_script.h.pch")) ||
+              env->file_exists(path::join(layout.toolchain_dir, "dlnest_script.h.gch")));
+}
+
+TEST_F(PackageBuilderTest, ANewSourceNeedsOneEdit) {
+  const std::string copy = dir_->file("globbed");
+  ASSERT_TRUE(copy_tree(Env::default_env(), TOY_PROJECT_DIR, copy).is_ok());
+  replace_in(path::join(copy, "CMakeLists.txt"), "SOURCES toy_runner.cpp toy_life_cycle.cpp",
+             "SOURCE_DIRS .");
+  build_ok(copy);
+  std::ofstream(path::join(copy, "extra.cpp")) << marker_code("marker:extra");
+  replace_in(path::join(copy, "root_config.json"), "\"other_file_paths\": []",
+             "\"other_file_paths\": [\"./extra.cpp\"]");
+  EXPECT_NE(read(build_ok(copy)).find("marker:extra"), std::string::npos);
+}
+
+TEST_F(PackageBuilderTest, EditorsFindTheProjectsCompileDatabase) {
+  BuildOptions options;
+  options.dlnest_cmake_dir = default_dlnest_cmake_dir();
+  ASSERT_TRUE(write_compile_commands(project(), options).is_ok());
+  const std::string database = read(path::join(project(), "compile_commands.json"));
+  EXPECT_NE(database.find("\"file\": \"" + path::join(project(), "toy_runner.cpp") + "\""),
+            std::string::npos)
+      << database;
+  // Again, as after adding a folder: the link is replaced.
+  EXPECT_TRUE(write_compile_commands(project(), options).is_ok());
 }
 
 /// Processes whose command line or working folder mentions `text`.
