@@ -19,7 +19,9 @@ namespace {
 
 constexpr const char* kPrefix = kAnalyzerPrefix;
 
-void say(const std::string& text) { std::cout << kPrefix << text << std::endl; }
+void say(const std::string& text) {
+  std::cout << kPrefix << text << std::endl;
+}
 
 void report_error(const Status& status) {
   std::cout.flush();

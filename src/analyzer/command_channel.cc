@@ -73,14 +73,15 @@ bool write_all(int fd, const std::string& text) {
 
 /// Opens `spool` (created when `create`) and takes its lock.
 Result<UniqueFd> open_locked(const std::string& spool, bool create) {
-  UniqueFd fd(::open(spool.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT : 0),
-                     0600));
+  UniqueFd fd(
+      ::open(spool.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT : 0), 0600));
   if (!fd.valid()) {
     if (errno == ENOENT && !create) return UniqueFd();
     return Status::io_error("cannot open " + spool + ": " + std::strerror(errno));
   }
   while (::flock(fd.get(), LOCK_EX) != 0) {
-    if (errno != EINTR) return Status::io_error("cannot lock " + spool + ": " + std::strerror(errno));
+    if (errno != EINTR)
+      return Status::io_error("cannot lock " + spool + ": " + std::strerror(errno));
   }
   return fd;
 }
@@ -124,8 +125,8 @@ Result<std::vector<std::string>> take_spooled_commands(const std::string& spool)
 
 Status check_script_name(const std::string& name, const std::string& scripts_dir) {
   const std::string base = without_cpp(name);
-  bool plain = !base.empty() && base.size() <= 200 && base[0] != '.' &&
-               base.find("..") == std::string::npos;
+  bool plain =
+      !base.empty() && base.size() <= 200 && base[0] != '.' && base.find("..") == std::string::npos;
   for (char c : base) plain = plain && plain_name_char(c);
   if (plain) return Status::ok();
   return Status::invalid_argument("script name \"" + name + "\" is not a plain file name in " +
@@ -155,8 +156,8 @@ Status send_analyzer_command(const std::string& socket_path, const std::string& 
     return Status::failed_precondition("cannot reach the analyzer (" +
                                        std::string(std::strerror(err)) + ")");
   }
-  Status s = write_all(fd, command + "\n") ? Status::ok()
-                                           : Status::io_error("cannot send the command");
+  Status s =
+      write_all(fd, command + "\n") ? Status::ok() : Status::io_error("cannot send the command");
   Result<std::string> answer = s.is_ok() ? read_line(fd, timeout_ms) : Result<std::string>(s);
   ::close(fd);
   if (!answer.is_ok()) return answer.status().with_context("analyzer");

@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "client/shell.h"
 #include "client/tables.h"
+#include "dlnest/env.h"
 #include "env/path.h"
 
 namespace dlnest::cli {
@@ -33,7 +34,7 @@ void add_analyze(CLI::App& app, int& exit_code, const ClientOptions& client) {
   auto memory = std::make_shared<int>(-1);
   auto cpu = std::make_shared<bool>(false);
   auto foreground = std::make_shared<bool>(false);
-  cmd->add_option("-r,--record", *record, "the save package")->required();
+  cmd->add_option("-r,--record", *record, "the save package, or the id of its task")->required();
   cmd->add_option("-c,--checkpoint", *checkpoint,
                   "checkpoint to load (default -1: the latest; -2: none)");
   cmd->add_option("-s,--scripts", *scripts,
@@ -48,22 +49,28 @@ void add_analyze(CLI::App& app, int& exit_code, const ClientOptions& client) {
     if (*foreground) {
       // One shot, like the original DLNest.Analyze: -s names the script file.
       if (scripts->empty() || *memory != -1) {
-        exit_code = fail(Status::invalid_argument(
+        exit_code = usage_error(
             "dlnest analyze --foreground runs one script: give it with -s FILE.cpp (-m is for "
-            "tasks submitted to a server)"));
+            "tasks submitted to a server)");
         return;
       }
+    }
+    Result<std::string> package = package_dir_of(client, *record);
+    if (!package.is_ok()) {
+      exit_code = fail(package.status());
+      return;
+    }
+    if (*foreground) {
       WorkerInvocation w;
       w.mode = WorkerInvocation::Mode::kAnalyze;
-      w.package_dir = path::absolute(*record);
+      w.package_dir = *package;
       w.checkpoint_id = *checkpoint;
       w.script = path::absolute(*scripts);
       if (*gpu >= 0) w.gpus = {*gpu};
       exit_code = exec_worker(w);
       return;
     }
-    ApiParams params = {{"record_path", path::absolute(*record)},
-                        {"checkpoint_ID", std::to_string(*checkpoint)}};
+    ApiParams params = {{"record_path", *package}, {"checkpoint_ID", std::to_string(*checkpoint)}};
     if (!scripts->empty()) params.emplace_back("script_path", path::absolute(*scripts));
     if (*memory != -1) params.emplace_back("memory_consumption", std::to_string(*memory));
     if (*cpu) params.emplace_back("CPU", "True");
@@ -191,10 +198,10 @@ int wait_for_script(ApiClient& api, const std::string& id, const std::string& sc
   std::string line;  // the incomplete last line printed so far
   for (;;) {
     Result<std::string> ended = ended_status(api, id);
-    Result<Json> reply = ended.is_ok() ? api.get("/get_task_output",
-                                                 {{"task_ID", id},
-                                                  {"offset", std::to_string(offset)}})
-                                       : Result<Json>(ended.status());
+    Result<Json> reply =
+        ended.is_ok()
+            ? api.get("/get_task_output", {{"task_ID", id}, {"offset", std::to_string(offset)}})
+            : Result<Json>(ended.status());
     if (!reply.is_ok()) return fail(reply.status());
     const std::string text = json_string(*reply, "text");
     offset = json_int(*reply, "next_offset", offset);
@@ -303,6 +310,19 @@ void add_client_options(CLI::App& app, ClientOptions& client) {
   app.add_option("--state-dir", client.state_dir,
                  "state folder (default: $XDG_STATE_HOME/dlnest, else ~/.local/state/dlnest)");
   app.fallthrough();
+}
+
+Result<std::string> package_dir_of(const ClientOptions& client, const std::string& record) {
+  const bool task_id = (record.rfind("T_", 0) == 0 || record.rfind("A_", 0) == 0) &&
+                       record.find('/') == std::string::npos &&
+                       !Env::default_env()->file_exists(record);
+  if (!task_id) return path::absolute(record);
+  ApiClient api(client);
+  Result<Json> reply = api.get("/get_task", {{"task_ID", record}});
+  if (!reply.is_ok()) return reply.status();
+  const std::string package = json_string(reply->value("info", Json::object()), "package_dir");
+  if (package.empty()) return Status::not_found("task " + record + " has no save package");
+  return package;
 }
 
 int submit_task(const ClientOptions& client, const std::string& path, const ApiParams& params) {

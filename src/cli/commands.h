@@ -24,8 +24,9 @@ int usage_error(const std::string& message);
 
 /// `dlnest config -c CFG [-f FREQ]`: print the merged arguments.
 void add_config_command(CLI::App& app, int& exit_code);
-/// `dlnest package create|show ...`: the save package on its own.
-void add_package_command(CLI::App& app, int& exit_code);
+/// `dlnest package create|show ...`: the save package on its own (`show` asks the server that
+/// `client` names only for a task id).
+void add_package_command(CLI::App& app, int& exit_code, const ClientOptions& client);
 /// `dlnest new`, `dlnest run`, `dlnest continue` (run and continue submit to the server that
 /// `client` names, or train in this terminal with --foreground).
 void add_train_commands(CLI::App& app, int& exit_code, const ClientOptions& client);
@@ -47,6 +48,10 @@ int exec_worker(const WorkerInvocation& invocation);
 
 /// Adds the options every client subcommand shares (--server, --token, --state-dir) to `app`.
 void add_client_options(CLI::App& app, ClientOptions& client);
+
+/// The save package `record` names: a folder (made absolute), or the id of a task ("T_...",
+/// "A_...") whose package the server named by `client` gives.
+Result<std::string> package_dir_of(const ClientOptions& client, const std::string& record);
 
 /// POSTs a task to `path` of the server `client` names and prints the new task's id and package.
 /// Returns the exit code.

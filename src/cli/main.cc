@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
   dlnest::cli::add_client_commands(app, exit_code, client);
   dlnest::cli::add_server_commands(app, exit_code, client);
   dlnest::cli::add_config_command(app, exit_code);
-  dlnest::cli::add_package_command(app, exit_code);
+  dlnest::cli::add_package_command(app, exit_code, client);
   dlnest::cli::add_export_command(app, exit_code);
   dlnest::cli::add_build_command(app, exit_code);
   try {

@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "dlnest/save_package.h"
 #include "env/path.h"
+#include "package/args_history.h"
 
 namespace dlnest::cli {
 
@@ -19,7 +20,8 @@ void print_package(const SavePackage& package) {
   const Json& args = package.args();
   const CheckpointStore& store = package.checkpoints();
   std::cout << "package          " << package.root() << "\n";
-  if (!package.description().empty()) std::cout << "description      " << package.description() << "\n";
+  if (!package.description().empty())
+    std::cout << "description      " << package.description() << "\n";
   for (const char* key : {"runner_name", "dataset_name", "life_cycle_name"}) {
     if (args.contains(key) && args[key].is_string()) {
       std::cout << std::left << std::setw(17) << key << args[key].get<std::string>() << "\n";
@@ -34,6 +36,25 @@ void print_package(const SavePackage& package) {
     auto file = store.path_of(id);
     std::cout << "  " << std::right << std::setw(4) << id << "  " << (file.is_ok() ? *file : "?")
               << "\n";
+  }
+}
+
+/// The changes continues made to the package's args, one line each.
+void print_args_history(const Json& history) {
+  if (history.empty()) return;
+  std::cout << "args changes\n";
+  for (const Json& entry : history) {
+    std::cout << "  " << entry.value("time", "?") << "  checkpoint "
+              << entry.value("checkpoint_ID", Json(-1)).dump() << ":";
+    const Json changed = entry.value("changed", Json::object());
+    if (changed.empty()) std::cout << " nothing changed";
+    bool first = true;
+    for (const auto& [key, change] : changed.items()) {
+      std::cout << (first ? " " : ", ") << key << " " << change.value("from", Json()).dump()
+                << " -> " << change.value("to", Json()).dump();
+      first = false;
+    }
+    std::cout << "\n";
   }
 }
 
@@ -55,7 +76,7 @@ void add_config_command(CLI::App& app, int& exit_code) {
   });
 }
 
-void add_package_command(CLI::App& app, int& exit_code) {
+void add_package_command(CLI::App& app, int& exit_code, const ClientOptions& client) {
   auto* cmd = app.add_subcommand("package", "Create or inspect a save package");
   cmd->require_subcommand(1);
 
@@ -79,16 +100,26 @@ void add_package_command(CLI::App& app, int& exit_code) {
     std::cout << package->root() << "\n";
   });
 
-  auto* show = cmd->add_subcommand("show", "Show a save package's checkpoints and tracks");
+  auto* show = cmd->add_subcommand(
+      "show", "Show a save package's checkpoints, tracks and the changes made to its args");
   auto dir = std::make_shared<std::string>();
-  show->add_option("package", *dir, "the package folder")->required();
-  show->callback([dir, &exit_code] {
-    auto package = SavePackage::open(path::absolute(*dir));
-    if (!package.is_ok()) {
-      exit_code = fail(package.status());
+  auto* record = show->add_option("-r,--record", *dir, "the package folder, or its task's id");
+  show->add_option("package", *dir, "the package folder (as -r)")->excludes(record);
+  show->callback([dir, &exit_code, &client] {
+    if (dir->empty()) {
+      exit_code = usage_error("dlnest package show: give the package with -r PKG");
+      return;
+    }
+    Result<std::string> root = package_dir_of(client, *dir);
+    auto package = root.is_ok() ? SavePackage::open(*root) : Result<SavePackage>(root.status());
+    Result<Json> history =
+        package.is_ok() ? read_args_history(package->root()) : Result<Json>(package.status());
+    if (!history.is_ok()) {
+      exit_code = fail(history.status());
       return;
     }
     print_package(*package);
+    print_args_history(*history);
   });
 }
 

@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "dlnest/save_package.h"
 #include "env/path.h"
+#include "package/args_history.h"
 #include "task/train_package.h"
 #include "task/worker_invocation.h"
 
@@ -140,7 +141,7 @@ void add_run(CLI::App& app, int& exit_code, const ClientOptions& client) {
   cmd->callback([=, &exit_code, &client] {
     Status s = check_mode(*foreground, *device, *server, "run");
     if (!s.is_ok()) {
-      exit_code = fail(s);
+      exit_code = usage_error(s.message());
       return;
     }
     if (!*foreground) {
@@ -161,49 +162,85 @@ void add_run(CLI::App& app, int& exit_code, const ClientOptions& client) {
   });
 }
 
+/// What `dlnest continue` was told besides the devices.
+struct ContinueFlags {
+  std::string record;
+  int checkpoint = -1;
+  std::string description;
+  ArgsChanges changes;
+  bool foreground = false;
+};
+
+/// The /continue_train parameters of `flags` for package `package`.
+ApiParams continue_params(const std::string& package, const ContinueFlags& flags,
+                          const DeviceFlags& device, const ServerFlags& server) {
+  ApiParams params = {{"record_path", package},
+                      {"checkpoint_ID", std::to_string(flags.checkpoint)}};
+  if (!flags.description.empty()) params.emplace_back("description", flags.description);
+  if (!flags.changes.freq_path.empty()) {
+    params.emplace_back("freq_path", path::absolute(flags.changes.freq_path));
+  }
+  for (const std::string& setting : flags.changes.settings) params.emplace_back("set", setting);
+  add_server_params(params, device, server);
+  return params;
+}
+
+/// Continues `package` in this terminal, its args changed first as `flags` asks.
+int continue_here(const std::string& package_dir, const ContinueFlags& flags,
+                  const DeviceFlags& device, const ServerFlags& server) {
+  auto package = SavePackage::open(package_dir);
+  Status s = package.status();
+  if (s.is_ok()) s = package->checkpoint_path(flags.checkpoint).status();
+  if (s.is_ok() && !flags.changes.empty()) {
+    ArgsChanges changes = flags.changes;
+    if (!changes.freq_path.empty()) changes.freq_path = path::absolute(changes.freq_path);
+    s = change_package_args(package->root(), changes, flags.checkpoint).status();
+  }
+  if (!s.is_ok()) return fail(s);
+  WorkerInvocation w = foreground_training(package->root(), device, server);
+  w.resume = true;
+  w.checkpoint_id = flags.checkpoint;
+  return exec_worker(w);
+}
+
 void add_continue(CLI::App& app, int& exit_code, const ClientOptions& client) {
-  auto* cmd = app.add_subcommand("continue", "Continue training a save package from a checkpoint");
-  auto record = std::make_shared<std::string>();
-  auto checkpoint = std::make_shared<int>(-1);
-  auto description = std::make_shared<std::string>();
+  auto* cmd = app.add_subcommand(
+      "continue", "Continue training a save package from a checkpoint, its args changed or not");
+  auto flags = std::make_shared<ContinueFlags>();
   auto device = std::make_shared<DeviceFlags>();
   auto server = std::make_shared<ServerFlags>();
-  auto foreground = std::make_shared<bool>(false);
-  cmd->add_option("-r,--record", *record, "the save package")->required();
-  cmd->add_option("-c,--checkpoint", *checkpoint, "checkpoint id (default: the latest)");
-  cmd->add_option("-d,--description", *description, "description of the continued run");
+  cmd->add_option("-r,--record", flags->record, "the save package, or the id of its task")
+      ->required();
+  cmd->add_option("-c,--checkpoint", flags->checkpoint, "checkpoint id (default: the latest)");
+  cmd->add_option("-d,--description", flags->description, "description of the continued run");
+  cmd->add_option("-f,--freq", flags->changes.freq_path,
+                  "a JSON file merged into the package's args first (e.g. more epochs)");
+  cmd->add_option("--set", flags->changes.settings,
+                  "KEY=VALUE changed in the package's args (VALUE as JSON, else a string; KEY "
+                  "may be dotted: optimizer.lr=1e-4); may be repeated");
   add_device_flags(cmd, *device);
   add_server_flags(cmd, *server);
-  cmd->add_flag("--foreground", *foreground, "train in this terminal instead of on the server");
+  cmd->add_flag("--foreground", flags->foreground,
+                "train in this terminal instead of on the server");
   cmd->callback([=, &exit_code, &client] {
-    Status s = check_mode(*foreground, *device, *server, "continue");
-    if (s.is_ok() && *foreground && !description->empty()) {
+    Status s = check_mode(flags->foreground, *device, *server, "continue");
+    if (s.is_ok() && flags->foreground && !flags->description.empty()) {
       s = Status::invalid_argument(
           "dlnest continue --foreground: -d applies only to tasks a server runs");
     }
-    if (s.is_ok() && !*foreground) {
-      ApiParams params = {{"record_path", path::absolute(*record)},
-                          {"checkpoint_ID", std::to_string(*checkpoint)}};
-      if (!description->empty()) params.emplace_back("description", *description);
-      add_server_params(params, *device, *server);
-      exit_code = submit_task(client, "/continue_train", params);
-      return;
-    }
     if (!s.is_ok()) {
-      exit_code = fail(s);
+      exit_code = usage_error(s.message());
       return;
     }
-    auto package = SavePackage::open(path::absolute(*record));
-    s = package.status();
-    if (s.is_ok()) s = package->checkpoint_path(*checkpoint).status();
-    if (!s.is_ok()) {
-      exit_code = fail(s);
-      return;
+    Result<std::string> package = package_dir_of(client, flags->record);
+    if (!package.is_ok()) {
+      exit_code = fail(package.status());
+    } else if (flags->foreground) {
+      exit_code = continue_here(*package, *flags, *device, *server);
+    } else {
+      exit_code = submit_task(client, "/continue_train",
+                              continue_params(*package, *flags, *device, *server));
     }
-    WorkerInvocation w = foreground_training(package->root(), *device, *server);
-    w.resume = true;
-    w.checkpoint_id = *checkpoint;
-    exit_code = exec_worker(w);
   });
 }
 

@@ -39,7 +39,8 @@ TEST(ArgsHistoryTest, AChangeRewritesArgsAndIsRecordedBesideThem) {
   changes.settings = {"optimizer.lr=0.001"};
   Result<Json> args = change_package_args(package, changes, 3);
   ASSERT_TRUE(args.is_ok()) << args.status().message();
-  const Json expected = Json::parse(R"({"epochs": 5, "optimizer": {"lr": 0.001, "momentum": 0.9}})");
+  const Json expected =
+      Json::parse(R"({"epochs": 5, "optimizer": {"lr": 0.001, "momentum": 0.9}})");
   EXPECT_EQ(*args, expected);
   auto opened = Env::default_env()->read_file(path::join(package, SavePackage::kArgsFile));
   EXPECT_EQ(Json::parse(*opened), expected);

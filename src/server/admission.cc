@@ -27,7 +27,8 @@ Status check_nproc(int nproc, bool ddp, bool cpu) {
 Status check_gpu_request(bool cpu, const MachineFacts& machine) {
   if (cpu || machine.gpu_count > 0) return Status::ok();
   return Status::failed_precondition(
-      "this machine has no GPU: submit the task for the CPU (CPU=True, -CPU)");
+      "this machine has no GPU: run the task on the CPU (dlnest --cpu, shell -CPU, HTTP "
+      "CPU=True)");
 }
 
 /// A training task of `package` with `resources` (type, args, package, devices asked for).

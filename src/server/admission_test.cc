@@ -41,6 +41,7 @@ TEST(AdmissionTest, AGpuTaskOnAMachineWithoutGpusIsRefused) {
   Status s = check_train_request(TrainResources{}, kNoGpu);
   EXPECT_EQ(s.code(), Status::Code::kFailedPrecondition);
   EXPECT_NE(s.message().find("this machine has no GPU"), std::string::npos);
+  EXPECT_NE(s.message().find("dlnest --cpu"), std::string::npos) << s.message();
   EXPECT_TRUE(check_train_request(TrainResources{}, kTwoGpus).is_ok());
 }
 

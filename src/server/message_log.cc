@@ -7,7 +7,7 @@
 namespace dlnest {
 
 std::string local_time_stamp(std::time_t when) {
-  std::tm tm {};
+  std::tm tm{};
   ::localtime_r(&when, &tm);
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);

@@ -9,8 +9,8 @@ namespace {
 constexpr size_t kReasonTail = 16 * 1024;
 
 /// The prefixes of the error lines that workers and analyzers print last when they fail.
-constexpr const char* kErrorPrefixes[] = {"[dlnest] error: ", "dlnest-worker: error: ",
-                                          "[DLNest Analyze Process] [Error] "};
+constexpr const char* kErrorPrefixes[] = {
+    "[dlnest] error: ", "dlnest-worker: error: ", "[DLNest Analyze Process] [Error] "};
 
 std::string exit_text(const ExitInfo& exit) {
   std::string text = exit.exit_code ? "exited with code " + std::to_string(*exit.exit_code) : "";

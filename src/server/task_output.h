@@ -21,8 +21,8 @@ struct OutputChunk {
 /// end gives empty text at the end. The text never ends inside a UTF-8 sequence (the rest comes
 /// with the next read). Without an offset it starts at a line start (after the first newline of
 /// the last `max_bytes`, when the byte before them is not one), or inside no UTF-8 sequence when
-/// those bytes hold no newline: a client showing the latest output sees whole lines. A missing file reads as
-/// empty (the task has not written anything yet). Only a regular file is read: a FIFO or a
+/// those bytes hold no newline: a client showing the latest output sees whole lines. A missing file
+/// reads as empty (the task has not written anything yet). Only a regular file is read: a FIFO or a
 /// symbolic link put in its place (a crafted save package) is refused at once, FailedPrecondition
 /// "<file> is not a regular file" or "<file> is a symbolic link", instead of blocking the caller.
 Result<OutputChunk> read_output_file(const std::string& file, std::optional<int64_t> offset,

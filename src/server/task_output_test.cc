@@ -59,9 +59,14 @@ TEST(TaskOutputTest, TheTailStartsAtALineStart) {
 
 TEST(TaskOutputTest, StyledLinesEndEachLineWithANewlinePiece) {
   using Pieces = std::vector<std::pair<std::string, std::string>>;
-  EXPECT_EQ(styled_lines("[App] loaded\nplain\n\nlast", "P", "T"),
-            (Pieces{{"P", "[App] "}, {"T", "loaded"}, {"T", "\n"}, {"T", "plain"}, {"T", "\n"},
-                    {"T", ""}, {"T", "\n"}, {"T", "last"}}));
+  EXPECT_EQ(styled_lines("[App] loaded\nplain\n\nlast", "P", "T"), (Pieces{{"P", "[App] "},
+                                                                           {"T", "loaded"},
+                                                                           {"T", "\n"},
+                                                                           {"T", "plain"},
+                                                                           {"T", "\n"},
+                                                                           {"T", ""},
+                                                                           {"T", "\n"},
+                                                                           {"T", "last"}}));
   EXPECT_EQ(styled_lines("[App] \n", "P", "T"), (Pieces{{"P", "[App] "}, {"T", "\n"}}));
   EXPECT_EQ(styled_lines("", "P", "T"), Pieces{});
 }

@@ -1,0 +1,185 @@
+// The `dlnest` binary as a user runs it: usage errors, `dlnest exp` waiting for its script, and
+// `continue` with changes, against a scripted HTTP server standing in for `dlnest server`.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "dlnest/config.h"
+#include "dlnest/env.h"
+#include "testing/temp_dir.h"
+
+extern char** environ;
+
+namespace dlnest {
+namespace {
+
+struct CliRun {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+/// Runs `dlnest args...` to its end, stdout and stderr kept apart.
+CliRun run_dlnest(const std::vector<std::string>& args) {
+  testing::TempDir dir;
+  const std::string out = dir.file("out"), err = dir.file("err");
+  std::vector<std::string> argv_strings = {std::string(DLNEST_BIN_DIR) + "/dlnest"};
+  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : argv_strings) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT, 0600);
+  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT, 0600);
+  pid_t pid = 0;
+  CliRun run;
+  EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  auto read = [](const std::string& file) {
+    Result<std::string> text = Env::default_env()->read_file(file);
+    return text.is_ok() ? *text : std::string();
+  };
+  run.out = read(out);
+  run.err = read(err);
+  return run;
+}
+
+TEST(CliTest, UsageErrorsSayDlnestErrorAndExitTwo) {
+  const std::vector<std::vector<std::string>> bad = {
+      {"run", "-c", "cfg.json", "--bogus"},
+      {"run"},
+      {"run", "-c", "cfg.json", "--gpu", "0"},
+      {"continue", "-r", "pkg", "--foreground", "-d", "x"},
+      {"analyze", "-r", "pkg", "--foreground"},
+      {"package", "show"},
+      {"no-such-command"},
+  };
+  for (const auto& args : bad) {
+    const CliRun run = run_dlnest(args);
+    EXPECT_EQ(run.exit_code, 2) << args[0] << ": " << run.err;
+    EXPECT_EQ(run.err.rfind("dlnest: error: ", 0), 0u) << run.err;
+  }
+  EXPECT_EQ(run_dlnest({"--help"}).exit_code, 0);
+}
+
+/// A stand-in for `dlnest server`: an analysis task whose output grows as its script runs, and
+/// a recorder of the /continue_train parameters.
+class ScriptedServer {
+ public:
+  explicit ScriptedServer(std::vector<std::string> chunks) : chunks_(std::move(chunks)) {
+    server_.Get("/get_task_output", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard<std::mutex> lock(mu_);
+      // The script's output appears a chunk per read once the command was sent.
+      if (sent_ && next_chunk_ < chunks_.size()) output_ += chunks_[next_chunk_++];
+      const size_t from =
+          req.has_param("offset") ? std::stoul(req.get_param_value("offset")) : output_.size();
+      const std::string text = output_.substr(std::min(from, output_.size()));
+      reply(res, {{"offset", from},
+                  {"next_offset", from + text.size()},
+                  {"text", text},
+                  {"size", output_.size()}});
+    });
+    server_.Post("/run_exp", [this](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard<std::mutex> lock(mu_);
+      sent_ = true;
+      reply(res, Json::object());
+    });
+    server_.Get("/get_task", [this](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard<std::mutex> lock(mu_);
+      reply(res, {{"info", {{"status", status_}, {"package_dir", "/saves/run_1"}}}});
+    });
+    server_.Post("/continue_train", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& [name, value] : req.params) continue_params_.push_back(name + "=" + value);
+      reply(res, {{"task_ID", "T_2"}, {"record_path", "/saves/run_1"}});
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ~ScriptedServer() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  void set_status(const std::string& status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    status_ = status;
+  }
+  std::vector<std::string> continue_params() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return continue_params_;
+  }
+
+ private:
+  static void reply(httplib::Response& res, Json fields) {
+    fields["status"] = "success";
+    res.set_content(fields.dump(), "application/json");
+  }
+
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+  std::mutex mu_;
+  std::vector<std::string> chunks_;
+  size_t next_chunk_ = 0;
+  std::string output_ = "[DLNest Analyze Process] Waiting for command...\n";
+  bool sent_ = false;
+  std::string status_ = "Running";
+  std::vector<std::string> continue_params_;
+};
+
+TEST(CliTest, ExpPrintsItsScriptsOutputAndExitsByItsOutcome) {
+  ScriptedServer ok({"[DLNest Analyze Process] running getAcc.cpp (compiled before)\nacc", "",
+                     "uracy 0.9\n[DLNest Analyze Process] getAcc.cpp finished\nlater\n"});
+  CliRun run = run_dlnest({"--server", ok.address(), "exp", "A_1", "getAcc"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out,
+            "[DLNest Analyze Process] running getAcc.cpp (compiled before)\naccuracy 0.9\n"
+            "[DLNest Analyze Process] getAcc.cpp finished\n");
+
+  ScriptedServer failed({"[DLNest Analyze Process] [Error] boom.cpp: boom\n",
+                         "[DLNest Analyze Process] boom.cpp failed\n"});
+  run = run_dlnest({"--server", failed.address(), "exp", "A_1", "boom.cpp"});
+  EXPECT_EQ(run.exit_code, 1) << run.err;
+  EXPECT_NE(run.out.find("boom.cpp failed"), std::string::npos) << run.out;
+
+  ScriptedServer killed({"half of the output\n"});
+  killed.set_status("Killed");
+  run = run_dlnest({"--server", killed.address(), "exp", "A_1", "getAcc"});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find("A_1 Killed before getAcc ended"), std::string::npos) << run.err;
+}
+
+TEST(CliTest, ContinueTakesATaskIdAndSendsTheChanges) {
+  ScriptedServer server({});
+  testing::TempDir dir;
+  const std::string freq = dir.write("more.json", R"({"epochs": 9})");
+  const CliRun run = run_dlnest({"--server", server.address(), "continue", "-r", "T_1", "-f", freq,
+                                 "--set", "lr=1e-4", "--set", "optimizer.name=sgd", "--cpu"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("T_2"), std::string::npos);
+  const std::vector<std::string> params = server.continue_params();
+  auto has = [&](const std::string& p) {
+    return std::find(params.begin(), params.end(), p) != params.end();
+  };
+  EXPECT_TRUE(has("record_path=/saves/run_1"));
+  EXPECT_TRUE(has("freq_path=" + freq));
+  EXPECT_TRUE(has("set=lr=1e-4"));
+  EXPECT_TRUE(has("set=optimizer.name=sgd"));
+  EXPECT_TRUE(has("CPU=True"));
+}
+
+}  // namespace
+}  // namespace dlnest
