@@ -6,7 +6,8 @@ namespace dlnest {
 
 namespace {
 
-constexpr int64_t kFormatVersion = 1;
+/// 2 added dlnest_next_iter and rng_ranks; format 1 reads as a checkpoint at an epoch's end.
+constexpr int64_t kFormatVersion = 2;
 
 std::string read_string(torch::serialize::InputArchive& archive, const std::string& key) {
   c10::IValue value;
@@ -18,7 +19,9 @@ std::string read_string(torch::serialize::InputArchive& archive, const std::stri
 std::vector<at::Generator> generators() {
   std::vector<at::Generator> out = {at::detail::getDefaultCPUGenerator()};
   if (torch::cuda::is_available()) {
-    for (size_t i = 0; i < torch::cuda::device_count(); ++i) {
+    // device_count() is size_t in 1.13 and c10::DeviceIndex (signed) in 2.x.
+    const int count = static_cast<int>(torch::cuda::device_count());
+    for (int i = 0; i < count; ++i) {
       out.push_back(at::globalContext().defaultGenerator(
           c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(i))));
     }
@@ -47,6 +50,44 @@ void read_rng(torch::serialize::InputArchive& archive) {
     std::lock_guard<std::mutex> lock(gens[i].mutex());
     gens[i].set_state(state.to(torch::kCPU));
   }
+}
+
+/// Sets this process's generators from a rng_state() tensor.
+void set_rng_state(const torch::Tensor& packed) {
+  std::vector<at::Generator> gens = generators();
+  int64_t offset = 0;
+  for (at::Generator& gen : gens) {
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    const int64_t size = gen.get_state().numel();
+    TORCH_CHECK(offset + size <= packed.numel(), "the checkpoint's generator states of this rank ",
+                "are for another machine");
+    gen.set_state(packed.slice(0, offset, offset + size).clone());
+    offset += size;
+  }
+}
+
+void write_rank_rng(torch::serialize::OutputArchive& archive, const std::vector<torch::Tensor>& all) {
+  if (all.empty()) return;
+  torch::serialize::OutputArchive ranks;
+  for (size_t r = 0; r < all.size(); ++r) {
+    ranks.write("r" + std::to_string(r), all[r], /*is_buffer=*/true);
+  }
+  archive.write("rng_ranks", ranks);
+}
+
+/// The generators of rank `rank` when the checkpoint has them (a DDP run saved inside an epoch).
+void read_rank_rng(torch::serialize::InputArchive& archive, int rank) {
+  torch::serialize::InputArchive ranks;
+  if (!archive.try_read("rng_ranks", ranks)) return;
+  torch::Tensor packed;
+  if (ranks.try_read("r" + std::to_string(rank), packed, /*is_buffer=*/true)) {
+    set_rng_state(packed.to(torch::kCPU));
+  }
+}
+
+int64_t read_int(torch::serialize::InputArchive& archive, const std::string& key, int64_t fallback) {
+  c10::IValue value;
+  return archive.try_read(key, value) ? value.toInt() : fallback;
 }
 
 void write_optimizers(torch::serialize::OutputArchive& archive, const Runner& runner) {
@@ -84,11 +125,21 @@ void read_optimizers(torch::serialize::InputArchive& archive, Runner& runner) {
 
 }  // namespace
 
+torch::Tensor rng_state() {
+  std::vector<torch::Tensor> parts;
+  for (at::Generator& gen : generators()) {
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    parts.push_back(gen.get_state().to(torch::kCPU));
+  }
+  return torch::cat(parts);
+}
+
 Status write_checkpoint(WritableFile& out, const Runner& runner, const Dataset& dataset,
                         const LifeCycle& life_cycle, const TrainProgress& progress) {
   torch::serialize::OutputArchive archive;
   archive.write("dlnest_format", c10::IValue(kFormatVersion));
   archive.write("dlnest_epoch", c10::IValue(static_cast<int64_t>(progress.finished_epoch)));
+  archive.write("dlnest_next_iter", c10::IValue(progress.next_iter));
   archive.write("dlnest_log", c10::IValue(progress.log.dump()));
   archive.write("dlnest_runner", c10::IValue(runner.state_dict().dump()));
   archive.write("dlnest_dataset", c10::IValue(dataset.state_dict().dump()));
@@ -107,13 +158,15 @@ Status write_checkpoint(WritableFile& out, const Runner& runner, const Dataset& 
   }
   archive.write("schedulers", schedulers);
   write_rng(archive);
+  write_rank_rng(archive, progress.rank_rng);
 
   Status status;
   try {
+    // After a failed write the rest is dropped but reported as written: libtorch's writer throws
+    // on a short write, and then again from its destructor, which ends the process.
     archive.save_to([&out, &status](const void* data, size_t size) -> size_t {
-      if (!status.is_ok()) return 0;
-      status = out.append(std::string_view(static_cast<const char*>(data), size));
-      return status.is_ok() ? size : 0;
+      if (status.is_ok()) status = out.append(std::string_view(static_cast<const char*>(data), size));
+      return size;
     });
   } catch (const c10::Error& e) {
     if (status.is_ok()) status = Status::io_error(e.what_without_backtrace());
@@ -122,13 +175,13 @@ Status write_checkpoint(WritableFile& out, const Runner& runner, const Dataset& 
 }
 
 TrainProgress read_checkpoint(const std::string& file, const torch::Device& device, Runner& runner,
-                              Dataset& dataset, LifeCycle& life_cycle) {
+                              Dataset& dataset, LifeCycle& life_cycle, int rank) {
   torch::serialize::InputArchive archive;
   archive.load_from(file, device);
   c10::IValue format;
   archive.read("dlnest_format", format);
-  TORCH_CHECK(format.toInt() == kFormatVersion, file, ": checkpoint format ", format.toInt(),
-              ", this runtime reads ", kFormatVersion);
+  TORCH_CHECK(format.toInt() >= 1 && format.toInt() <= kFormatVersion, file,
+              ": checkpoint format ", format.toInt(), ", this runtime reads 1 to ", kFormatVersion);
   torch::serialize::InputArchive modules;
   archive.read("modules", modules);
   for (const auto& [name, module] : runner.modules()) {
@@ -152,8 +205,10 @@ TrainProgress read_checkpoint(const std::string& file, const torch::Device& devi
   c10::IValue epoch;
   archive.read("dlnest_epoch", epoch);
   progress.finished_epoch = static_cast<int>(epoch.toInt());
+  progress.next_iter = read_int(archive, "dlnest_next_iter", 0);
   progress.log = Json::parse(read_string(archive, "dlnest_log"));
   read_rng(archive);
+  read_rank_rng(archive, rank);
   return progress;
 }
 

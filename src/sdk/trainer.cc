@@ -1,8 +1,10 @@
 #include "sdk/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <stdexcept>
+#include <utility>
 
 #include "dlnest/save_package.h"
 #include "env/path.h"
@@ -18,6 +20,14 @@ namespace {
 struct StageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+/// Thrown once the ranks agreed to stop and the interrupt checkpoint is written. Not a
+/// std::exception, so that no stage takes it for an error of user code.
+struct Interrupted {
+  Interruption where;
+};
+
+using Clock = std::chrono::steady_clock;
 
 std::string where(const StageInfo& info) {
   std::string out = std::string("stage ") + stage_name(info.stage);
@@ -62,17 +72,30 @@ Json metrics_line(int epoch, double seconds, const Json& log) {
   return line;
 }
 
+/// Refuses a name no class of `registry` has, listing the names it has.
+template <typename Base>
+Status check_registered(const Registry<Base>& registry, const Json& args, const char* key) {
+  auto it = args.find(key);
+  const std::string name = it != args.end() && it->is_string() ? it->get<std::string>() : "";
+  const std::vector<std::string> names = registry.names();
+  if (std::find(names.begin(), names.end(), name) != names.end()) return Status::ok();
+  std::string known;
+  for (const std::string& n : names) known += (known.empty() ? "" : ", ") + n;
+  return Status::invalid_argument(std::string(key) + " \"" + name +
+                                  "\" is not registered by the project (registered: " +
+                                  (known.empty() ? "none" : known) + ")");
+}
+
+Status check_classes(const Json& args) {
+  DLNEST_RETURN_IF_ERROR(check_registered(runner_registry(), args, "runner_name"));
+  DLNEST_RETURN_IF_ERROR(check_registered(dataset_registry(), args, "dataset_name"));
+  return check_registered(life_cycle_registry(), args, "life_cycle_name");
+}
+
 template <typename Base>
 std::unique_ptr<Base> make(const Registry<Base>& registry, const Json& args, const char* key) {
-  const std::string name = args.value(key, std::string());
-  auto object = registry.make(name);
-  if (object == nullptr) {
-    std::string known;
-    for (const std::string& n : registry.names()) known += (known.empty() ? "" : ", ") + n;
-    throw StageError(std::string(key) + " \"" + name + "\" is not registered by the project " +
-                     "(registered: " + (known.empty() ? "none" : known) + ")");
-  }
-  return object;
+  const std::string name = args[key].get<std::string>();
+  return guarded(std::string(key) + " \"" + name + "\"", [&] { return registry.make(name); });
 }
 
 /// Stages run once per epoch or less: under DDP their before-hooks' Skip is rank 0's decision
@@ -93,14 +116,16 @@ uint64_t rank_seed(uint64_t seed, int rank, int epoch) {
 
 class TrainLoop {
  public:
-  TrainLoop(SavePackage& package, const TrainRequest& request, DeviceAssignment assignment)
+  TrainLoop(SavePackage& package, const TrainRequest& request, DeviceAssignment assignment,
+            const CheckpointArgs& checkpoint_args)
       : package_(package),
         request_(request),
         args_(package.args()),
         device_(assignment.device),
         assignment_(std::move(assignment)),
         comm_(assignment_.communicator.get()),
-        lead_(assignment_.rank == 0) {}
+        lead_(assignment_.rank == 0),
+        checkpoint_args_(checkpoint_args) {}
 
   void run(const std::optional<std::string>& checkpoint) {
     runner_ = make(runner_registry(), args_, "runner_name");
@@ -162,9 +187,11 @@ class TrainLoop {
       log_ = runner_->init_log();
       return;
     }
-    const TrainProgress p = read_checkpoint(*checkpoint, device_, *runner_, *dataset_, *life_cycle_);
+    const TrainProgress p = read_checkpoint(*checkpoint, device_, *runner_, *dataset_, *life_cycle_,
+                                            assignment_.rank);
     log_ = p.log;
     finished_epoch_ = p.finished_epoch;
+    resume_iter_ = p.next_iter;
   }
 
   void train() {
@@ -173,10 +200,20 @@ class TrainLoop {
     if (parts_.validation) parts_.validation->set_device(device_);
     if (comm_ != nullptr) distribute();
     const uint64_t seed = args_.value("seed", uint64_t{0});
+    last_save_ = Clock::now();
     for (int epoch = finished_epoch_ + 1;; ++epoch) {
-      const auto start = std::chrono::steady_clock::now();
-      if (comm_ != nullptr) torch::manual_seed(rank_seed(seed, assignment_.rank, epoch));
-      stage(Stage::kOneEpoch, epoch, -1, [&] { one_epoch(epoch); });
+      const auto start = Clock::now();
+      const int64_t first = std::exchange(resume_iter_, 0);
+      if (first > 0) {
+        // Resumed inside the epoch: its before-hook ran before the interrupt, and the
+        // generators are the checkpoint's.
+        guarded(where({Stage::kOneEpoch, epoch, -1}), [&] { one_epoch(epoch, first); });
+        guarded(where({Stage::kOneEpoch, epoch, -1}),
+                [&] { life_cycle_->after({Stage::kOneEpoch, epoch, -1}); });
+      } else {
+        if (comm_ != nullptr) torch::manual_seed(rank_seed(seed, assignment_.rank, epoch));
+        stage(Stage::kOneEpoch, epoch, -1, [&] { one_epoch(epoch, 0); });
+      }
       if (request_.on_epoch_end) request_.on_epoch_end();
       const std::string label = "epoch " + std::to_string(epoch) + ": LifeCycle::";
       guarded(label + "command_line_output",
@@ -189,20 +226,96 @@ class TrainLoop {
                  [&] { return life_cycle_->need_save_model(epoch, log_, args_); })) {
         stage(Stage::kSaveModel, epoch, -1, [&] { save_model(epoch); });
       }
-      const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+      const std::chrono::duration<double> took = Clock::now() - start;
       if (lead_) append_metrics(epoch, took.count());
       if (!decide(label + "need_continue_train",
                   [&] { return life_cycle_->need_continue_train(epoch, log_, args_); })) {
         return;
       }
+      const Checkpoint c = check_point(false);
+      if (c.stop) interrupt(c.signal, epoch + 1, 0, parts_.train->batches_per_epoch());
     }
   }
 
-  void one_epoch(int epoch) {
+  /// What the ranks agreed on at a step's (or an epoch's) end.
+  struct Checkpoint {
+    bool stop = false;
+    int signal = 0;  // this process's own request
+    bool save = false;
+  };
+
+  /// Whether to stop, and (inside an epoch, `periodic`) whether a periodic save is due: this
+  /// process's stop request and rank 0's clock, agreed by every rank.
+  Checkpoint check_point(bool periodic) {
+    Checkpoint c;
+    c.signal = request_.stop_signal ? request_.stop_signal() : 0;
+    c.stop = c.signal != 0;
+    const double minutes = std::chrono::duration<double>(Clock::now() - last_save_).count() / 60;
+    c.save = periodic && checkpoint_args_.every_minutes > 0 &&
+             minutes >= checkpoint_args_.every_minutes;
+    if (comm_ == nullptr) return c;
+    std::vector<torch::Tensor> flags = {torch::tensor(
+        {c.stop ? 1 : 0, lead_ && c.save ? 1 : 0},
+        torch::TensorOptions().dtype(torch::kInt).device(device_))};
+    comm_->all_reduce_sum(flags);
+    const torch::Tensor agreed = flags[0].to(torch::kCPU);
+    c.stop = agreed[0].item<int>() > 0;
+    c.save = agreed[1].item<int>() > 0;
+    return c;
+  }
+
+  /// Writes the interrupt checkpoint of a run at step `step` of `epoch` and ends the run.
+  [[noreturn]] void interrupt(int signal, int epoch, int64_t step, int64_t steps) {
+    Interruption where{signal, epoch, step, steps, -1, ""};
+    where.checkpoint_id = save_inside(epoch, step, /*interrupt=*/true);
+    if (where.checkpoint_id >= 0) {
+      where.checkpoint_file = *package_.checkpoint_path(where.checkpoint_id);
+    }
+    throw Interrupted{where};
+  }
+
+  /// Saves a checkpoint that resumes at step `step` of `epoch`: the interrupt checkpoint, or a
+  /// periodic one through the tracks. Returns its id on rank 0, -1 on the others.
+  int save_inside(int epoch, int64_t step, bool interrupt) {
+    TrainProgress progress{epoch - 1, step, log_, {}};
+    if (comm_ != nullptr) progress.rank_rng = gather_rng();
+    int id = -1;
+    if (lead_) {
+      const FileWriter writer = [&](WritableFile& out) {
+        return write_checkpoint(out, *runner_, *dataset_, *life_cycle_, progress);
+      };
+      auto saved = interrupt ? package_.save_interrupt_checkpoint(writer)
+                             : package_.save_checkpoint(writer, /*hold=*/false);
+      if (!saved.is_ok()) {
+        throw std::runtime_error("cannot save checkpoint: " + saved.status().message());
+      }
+      id = *saved;
+    }
+    last_save_ = Clock::now();
+    if (comm_ != nullptr) comm_->barrier();
+    return id;
+  }
+
+  /// Every rank's generator states, on rank 0 (empty elsewhere).
+  std::vector<torch::Tensor> gather_rng() {
+    const torch::Tensor mine = rng_state();
+    std::vector<torch::Tensor> all;
+    for (int r = 0; r < assignment_.world_size; ++r) {
+      std::vector<torch::Tensor> one = {
+          (r == assignment_.rank ? mine : torch::zeros_like(mine)).to(device_)};
+      comm_->broadcast(one, /*root=*/r);
+      if (lead_) all.push_back(one[0].to(torch::kCPU));
+    }
+    return all;
+  }
+
+  /// The epoch's steps from step `first` on; after each, a stop or a periodic save if due.
+  void one_epoch(int epoch, int64_t first) {
     DataLoader& loader = *parts_.train;
-    loader.start_epoch(epoch);
-    StepProgress progress{epoch, 0, loader.batches_per_epoch(), std::nullopt};
-    for (int iter = 0;; ++iter) {
+    loader.start_epoch(epoch, first);
+    const int64_t steps = loader.batches_per_epoch();
+    StepProgress progress{epoch, 0, steps, std::nullopt};
+    for (int iter = static_cast<int>(first);; ++iter) {
       std::optional<Batch> batch = loader.next();
       if (!batch) break;
       stage(Stage::kModelOneStep, epoch, iter,
@@ -215,7 +328,16 @@ class TrainLoop {
         progress.loss = latest_loss(log_);
         request_.on_step(progress);
       }
+      if (iter + 1 < steps) step_end(epoch, iter + 1, steps);  // else the epoch's end decides
     }
+  }
+
+  /// After `step` steps of `epoch`: stops, or saves a periodic checkpoint, when due.
+  void step_end(int epoch, int64_t step, int64_t steps) {
+    const Checkpoint c = check_point(true);
+    if (c.stop) interrupt(c.signal, epoch, step, steps);
+    const int every = checkpoint_args_.every_steps;
+    if (c.save || (every > 0 && step % every == 0)) save_inside(epoch, step, false);
   }
 
   void validation(int epoch) {
@@ -237,8 +359,9 @@ class TrainLoop {
   /// Rank 0 writes; the others wait for it, so that none runs ahead of a checkpoint.
   void save_model(int epoch) {
     const bool hold = agree(life_cycle_->hold_this_checkpoint(epoch, log_, args_));
+    last_save_ = Clock::now();
     if (lead_) {
-      const TrainProgress progress{epoch, log_};
+      const TrainProgress progress{epoch, 0, log_, {}};
       auto id = package_.save_checkpoint(
           [&](WritableFile& out) {
             return write_checkpoint(out, *runner_, *dataset_, *life_cycle_, progress);
@@ -261,12 +384,15 @@ class TrainLoop {
   const DeviceAssignment assignment_;
   Communicator* const comm_;  // nullptr in a single process
   const bool lead_;           // rank 0: visualises, saves, writes metrics.jsonl
+  const CheckpointArgs checkpoint_args_;
   std::unique_ptr<Runner> runner_;
   std::unique_ptr<Dataset> dataset_;
   std::unique_ptr<LifeCycle> life_cycle_;
   DatasetParts parts_;
   Json log_ = Json::object();
   int finished_epoch_ = -1;
+  int64_t resume_iter_ = 0;  // steps of epoch finished_epoch_ + 1 the checkpoint had done
+  Clock::time_point last_save_;
 };
 
 Result<torch::Device> parse_device(const std::string& text) {
@@ -306,9 +432,13 @@ Result<DeviceAssignment> assign_devices(const TrainRequest& request) {
 
 }  // namespace
 
-Status run_training(const TrainRequest& request) {
+Result<TrainOutcome> run_training(const TrainRequest& request) {
   auto package = SavePackage::open(request.package_dir);
   if (!package.is_ok()) return package.status();
+  const Json& args = package->args();
+  DLNEST_RETURN_IF_ERROR(check_known_keys(args, path::join(package->root(), SavePackage::kArgsFile)));
+  DLNEST_RETURN_IF_ERROR(check_classes(args));
+  DLNEST_ASSIGN_OR_RETURN(const CheckpointArgs checkpoint_args, CheckpointArgs::from_args(args));
   std::optional<std::string> checkpoint;
   if (request.resume) {
     // Under DDP only rank 0 edits the package; the checkpoint itself stays where it is.
@@ -320,14 +450,17 @@ Status run_training(const TrainRequest& request) {
     checkpoint = *file;
   }
   DLNEST_ASSIGN_OR_RETURN(DeviceAssignment assignment, assign_devices(request));
-  torch::manual_seed(package->args().value("seed", uint64_t{0}));
+  torch::manual_seed(args.value("seed", uint64_t{0}));
+  TrainOutcome outcome;
   try {
-    TrainLoop loop(*package, request, std::move(assignment));
+    TrainLoop loop(*package, request, std::move(assignment), checkpoint_args);
     loop.run(checkpoint);
   } catch (const StageError& e) {
     return Status::failed_precondition(e.what());
+  } catch (const Interrupted& stop) {
+    outcome.interrupted = stop.where;
   }
-  return Status::ok();
+  return outcome;
 }
 
 }  // namespace dlnest

@@ -40,11 +40,31 @@ struct TrainRequest {
   DistributedRank distributed;
   std::function<void(const StepProgress&)> on_step;
   std::function<void()> on_epoch_end;
+  /// Polled after every training step and at every epoch's end: a signal number asks the run to
+  /// stop there and write an interrupt checkpoint; 0 lets it go on. Under DDP the ranks agree,
+  /// so that all of them stop after the same step.
+  std::function<int()> stop_signal;
+};
+
+/// Where an interrupted run stopped, and the checkpoint it left there.
+struct Interruption {
+  int signal = 0;          ///< the signal that asked this process; 0: another rank was asked
+  int epoch = 0;           ///< the epoch it stopped in
+  int64_t step = 0;        ///< steps of that epoch done
+  int64_t steps = 0;       ///< steps in the epoch
+  int checkpoint_id = -1;  ///< the interrupt checkpoint (rank 0 writes it; -1 on the others)
+  std::string checkpoint_file;
+};
+
+/// How a run that raised no error ended.
+struct TrainOutcome {
+  std::optional<Interruption> interrupted;  ///< empty: the LifeCycle ended the run
 };
 
 /// Runs the training of the package with the classes its args name (they must be registered,
-/// e.g. by a loaded plugin). A failure in user code comes back with the stage it happened in;
+/// e.g. by a loaded plugin; unknown names are refused before anything runs, listing the
+/// registered ones). A failure in user code comes back with the stage it happened in;
 /// checkpoints saved before it stay loadable.
-Status run_training(const TrainRequest& request);
+Result<TrainOutcome> run_training(const TrainRequest& request);
 
 }  // namespace dlnest

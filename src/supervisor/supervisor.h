@@ -14,7 +14,9 @@ namespace dlnest {
 
 /// Times of the termination ladder.
 struct TerminateOptions {
-  double sigint_grace_s = 5;   ///< after SIGINT, wait this long before SIGTERM
+  /// After SIGINT, wait this long before SIGTERM: a training worker finishes its step and
+  /// writes its interrupt checkpoint meanwhile (docs/training.md, "Interrupts").
+  double sigint_grace_s = 30;
   double sigterm_grace_s = 5;  ///< after SIGTERM, wait this long before SIGKILL
 };
 

@@ -185,19 +185,31 @@ class Watch {
     const std::optional<ChildExit> exit = processes_.wait_any(wait);
     if (exit) {
       ended(*exit);
-    } else if (const int sig = options_.stop_signal(); sig != 0 && !ending_) {
-      const char* abbrev = ::sigabbrev_np(sig);
-      end_all(128 + sig, std::string("stopped by SIG") + (abbrev ? abbrev : "?"));
+    } else if (const int sig = options_.stop_signal(); sig != 0 && !ending_ && !stopping_) {
+      stop_all(sig);
     }
   }
 
  private:
+  /// Asks every rank to stop; they agree on the step and write the interrupt checkpoint.
+  void stop_all(int sig) {
+    stopping_ = true;
+    const char* abbrev = ::sigabbrev_np(sig);
+    log_ << "[dlnest] stopped by SIG" << (abbrev ? abbrev : "?")
+         << ": asking the ranks to stop after the same step" << std::endl;
+    for (const auto& entry : alive_) processes_.signal(entry.first, kStopRequest);
+  }
+
   void ended(const ChildExit& exit) {
     auto it = alive_.find(exit.pid);
     if (it == alive_.end()) return;
     const RankSpec* spec = it->second;
     alive_.erase(it);
     if (exit.code == 0 || ending_) return;
+    if (exit.signal == 0 && exit.code == kInterruptedExitCode) {  // stopped on request
+      result_ = kInterruptedExitCode;
+      return;
+    }
     ChildExit cause = exit;
     if (lost_its_peer(*spec)) find_cause(cause, spec);
     std::string why = "rank " + std::to_string(spec->rank) + " failed (" + describe(cause);
@@ -233,6 +245,7 @@ class Watch {
   std::map<int, const RankSpec*> alive_;  // by pid
   int result_ = 0;
   bool ending_ = false;
+  bool stopping_ = false;
   bool killed_ = false;
   Clock::time_point deadline_;
 };

@@ -5,6 +5,7 @@
 // Torch-free.
 #pragma once
 
+#include <csignal>
 #include <functional>
 #include <map>
 #include <memory>
@@ -17,6 +18,13 @@
 #include "task/worker_invocation.h"
 
 namespace dlnest {
+
+/// The exit code of a training process that stopped on request (SIGINT, SIGTERM, SIGHUP or
+/// kStopRequest) after writing its interrupt checkpoint (docs/training.md).
+inline constexpr int kInterruptedExitCode = 130;
+/// What the launcher sends its ranks to ask them to stop after the same step. Unlike a second
+/// SIGINT, a repeated request never ends a rank at once.
+inline constexpr int kStopRequest = SIGUSR1;
 
 /// How the ranks of a run spread over machines (torchrun's NNODES, NODE_RANK, NPROC_PER_NODE,
 /// MASTER_ADDR, MASTER_PORT).
@@ -94,10 +102,12 @@ struct WatchOptions {
   double peer_settle_s = 1;
 };
 
-/// Starts every rank and waits for all of them. Returns 0 when every rank succeeded; otherwise
-/// the code of the first rank that failed (a rank that only lost its peer is passed over for the
-/// peer, see WatchOptions::peer_settle_s) (128 + signal when killed; 128 + the launcher's
-/// signal when it was asked to stop), once every rank has ended. Messages go to `log`.
+/// Starts every rank and waits for all of them. When the launcher is asked to stop, it sends
+/// every rank kStopRequest and waits for them to stop. Returns 0 when every rank succeeded;
+/// otherwise the code of the first rank that failed (a rank that only lost its peer is passed
+/// over for the peer, see WatchOptions::peer_settle_s) (128 + signal when killed), or
+/// kInterruptedExitCode when the ranks stopped on request, once every rank has ended. Messages
+/// go to `log`.
 int run_ranks(RankProcesses& processes, const std::vector<RankSpec>& ranks,
               const WatchOptions& options, std::ostream& log);
 

@@ -66,7 +66,11 @@ class FakeRankProcesses final : public RankProcesses {
     signals_.emplace_back(pid, sig);
     auto it = children_.find(pid);
     if (it == children_.end()) return;
-    if (sig == SIGKILL || !it->second.script.ignores_term) it->second.signal = sig;
+    if (sig == kStopRequest) {  // a training rank stops after its step, saying so
+      it->second.script = {tick_ + 1, kInterruptedExitCode};
+    } else if (sig == SIGKILL || !it->second.script.ignores_term) {
+      it->second.signal = sig;
+    }
   }
 
   int tick() const { return tick_; }
@@ -174,13 +178,23 @@ TEST(RunRanks, RanksThatIgnoreSigtermAreKilledAfterTheGrace) {
   EXPECT_NE(log.str().find("still running after 0.05 s: killing them"), std::string::npos);
 }
 
-TEST(RunRanks, AStopSignalEndsEveryRank) {
+TEST(RunRanks, AStopSignalAsksEveryRankToStopOnce) {
   FakeRankProcesses fake({{-1, 0}, {-1, 0}});
   WatchOptions options = fast();
   options.stop_signal = [&fake] { return fake.tick() >= 3 ? SIGTERM : 0; };
   std::ostringstream log;
-  EXPECT_EQ(run_ranks(fake, specs(2), options, log), 128 + SIGTERM);
-  EXPECT_NE(log.str().find("stopped by SIGTERM: ending the other ranks"), std::string::npos);
+  EXPECT_EQ(run_ranks(fake, specs(2), options, log), kInterruptedExitCode);
+  EXPECT_NE(log.str().find("stopped by SIGTERM: asking the ranks to stop after the same step"),
+            std::string::npos);
+  EXPECT_EQ(fake.signals_,
+            (std::vector<std::pair<int, int>>{{100, kStopRequest}, {101, kStopRequest}}));
+}
+
+TEST(RunRanks, ARankStoppedOnItsOwnIsNoFailure) {
+  FakeRankProcesses fake({{3, kInterruptedExitCode}, {4, kInterruptedExitCode}});
+  std::ostringstream log;
+  EXPECT_EQ(run_ranks(fake, specs(2), fast(), log), kInterruptedExitCode);
+  EXPECT_TRUE(fake.signals_.empty()) << log.str();
 }
 
 TEST(RunRanks, ARankThatCannotStartEndsTheStartedOnes) {

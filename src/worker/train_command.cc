@@ -23,16 +23,41 @@ namespace {
 
 volatile std::sig_atomic_t g_stop_signal = 0;
 
+/// The first SIGINT, SIGTERM or SIGHUP asks to stop; a second one ends the process at once, as
+/// if it had not been caught. kStopRequest (the launcher's request) never escalates.
 void on_stop_signal(int sig) {
-  g_stop_signal = sig;
+  if (g_stop_signal != 0 && g_stop_signal != kStopRequest && sig != kStopRequest) {
+    ::signal(sig, SIG_DFL);
+    ::raise(sig);
+    return;
+  }
+  if (g_stop_signal == 0 || g_stop_signal == kStopRequest) g_stop_signal = sig;
 }
 
-/// The launcher ends its ranks itself when asked to stop, instead of dying before them.
+/// The launcher ends its ranks itself when asked to stop, instead of dying before them; a
+/// training process stops at the next step's end with an interrupt checkpoint.
 void catch_stop_signals() {
   struct sigaction action {};
   action.sa_handler = on_stop_signal;
   sigemptyset(&action.sa_mask);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &action, nullptr);
+  action.sa_flags = SA_RESTART;
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, kStopRequest}) ::sigaction(sig, &action, nullptr);
+}
+
+const char* signal_name(int sig) {
+  return sig == 0 ? "another rank's request" : ::sigabbrev_np(sig);
+}
+
+/// Says where an interrupted run stopped and how it continues.
+void report_interruption(const Interruption& i, const std::string& package) {
+  std::cout << "[dlnest] interrupted (" << (i.signal == 0 ? "" : "SIG") << signal_name(i.signal)
+            << ") at epoch " << i.epoch << ", step " << i.step << " of " << i.steps;
+  if (i.checkpoint_id >= 0) {
+    std::cout << ": saved interrupt checkpoint " << i.checkpoint_id << " ("
+              << path::relative_inside(i.checkpoint_file, package)
+              << "); dlnest continue -r " << package << " resumes there";
+  }
+  std::cout << std::endl;
 }
 
 std::string self_path() {
@@ -94,14 +119,20 @@ int train(const WorkerInvocation& w, const std::string& file) {
     request.on_step = [&progress](const dlnest::StepProgress& p) { progress.update(p); };
     request.on_epoch_end = [&progress] { progress.end_epoch(); };
   }
+  catch_stop_signals();  // before the first line, which tells a watcher that they are in place
+  request.stop_signal = [] { return static_cast<int>(g_stop_signal); };
   std::cout << "[dlnest] train " << request.package_dir << " on " << request.device;
   if (d.world_size > 1) std::cout << " as rank " << d.rank << " of " << d.world_size;
   std::cout << resume_text(w) << std::endl;
   Status s = load_plugin(path::join(request.package_dir, SavePackage::kPluginFile));
-  if (s.is_ok()) s = run_training(request);
-  if (!s.is_ok()) {
-    std::cerr << "[dlnest] error: " << s.message() << std::endl;
+  Result<TrainOutcome> outcome = s.is_ok() ? run_training(request) : Result<TrainOutcome>(s);
+  if (!outcome.is_ok()) {
+    std::cerr << "[dlnest] error: " << outcome.status().message() << std::endl;
     return 1;
+  }
+  if (outcome->interrupted) {
+    report_interruption(*outcome->interrupted, request.package_dir);
+    return kInterruptedExitCode;
   }
   std::cout << "[dlnest] finished" << std::endl;
   return 0;

@@ -3,13 +3,24 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <chrono>
 #include <fstream>
 #include <map>
+#include <random>
+#include <thread>
 
 #include "dlnest/save_package.h"
 #include "env/path.h"
 #include "process/subprocess.h"
 #include "testing/temp_dir.h"
+#include "worker/launcher.h"
+
+extern char** environ;
 
 namespace dlnest {
 namespace {
@@ -110,6 +121,63 @@ void expect_same_checkpoint(const std::string& a, const std::string& b) {
   }
 }
 
+/// metrics.jsonl without the wall times, which differ from run to run.
+std::vector<Json> metrics_without_times(const std::string& package) {
+  std::vector<Json> out;
+  for (const std::string& line : lines_of(path::join(package, SavePackage::kMetricsFile))) {
+    Json metrics = Json::parse(line);
+    metrics.erase("seconds");
+    out.push_back(metrics);
+  }
+  return out;
+}
+
+/// How many times `text` occurs in `file`.
+int count_in(const std::string& file, const std::string& text) {
+  const std::string data = read(file);
+  int n = 0;
+  for (size_t at = data.find(text); at != std::string::npos; at = data.find(text, at + 1)) ++n;
+  return n;
+}
+
+/// `dlnest-worker train` on `package`, started in a process group of its own with its output in
+/// the package only. Returns once the worker says it trains (its signal handlers are in place).
+pid_t start_worker(const std::string& package, std::vector<std::string> flags) {
+  const std::string output = path::join(package, SavePackage::kOutputFile);
+  const int started = count_in(output, "[dlnest] train ");
+  std::vector<std::string> argv = {kBin + "/dlnest-worker", "train", "--package", package};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  std::vector<char*> args;
+  for (std::string& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawn_file_actions_t files;
+  posix_spawn_file_actions_init(&files);
+  for (int fd : {0, 1, 2}) {
+    posix_spawn_file_actions_addopen(&files, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0);
+  }
+  pid_t pid = -1;
+  EXPECT_EQ(posix_spawn(&pid, args[0], &files, &attr, args.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&files);
+  posix_spawnattr_destroy(&attr);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (count_in(output, "[dlnest] train ") == started &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return pid;
+}
+
+/// The exit code of `pid`, 128 + the signal when one killed it.
+int wait_for(pid_t pid) {
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
+
 class TrainE2ETest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -150,10 +218,87 @@ class TrainE2ETest : public ::testing::Test {
     return r.output.substr(at + marker.size(), end - at - marker.size());
   }
 
+  /// A copy of `package` as it was before it trained: its args and plugin, no run records.
+  static std::string fresh_copy(const std::string& package, const std::string& name,
+                                const Json& overrides = Json::object()) {
+    Env* env = Env::default_env();
+    const std::string copy = dir_->file(name);
+    EXPECT_TRUE(copy_tree(env, package, copy).is_ok());
+    for (const char* record :
+         {SavePackage::kCheckpointsDir, SavePackage::kMetricsFile, SavePackage::kOutputFile}) {
+      env->remove_tree(path::join(copy, record));
+    }
+    EXPECT_TRUE(write_file_atomically(env, path::join(copy, SavePackage::kIndexFile),
+                                      R"({"ckpt_consistent": [], "ckpt_fast": [], "ckpt_slow": []})")
+                    .is_ok());
+    Json args = Json::parse(read(path::join(copy, SavePackage::kArgsFile)));
+    merge_args(args, overrides);
+    EXPECT_TRUE(write_file_atomically(env, path::join(copy, SavePackage::kArgsFile), args.dump())
+                    .is_ok());
+    return copy;
+  }
+
   static TempDir* dir_;
 };
 
 TempDir* TrainE2ETest::dir_ = nullptr;
+
+// Steps, validation batches and saves take a few milliseconds each, so that random signals land
+// in all of them.
+const Json kSlowRun = {{"seed", 23}, {"epochs", 3}, {"step_ms", 12}, {"save_ms", 30}};
+constexpr int kMinInterrupts = 20;
+
+TEST_F(TrainE2ETest, RunsInterruptedAnywhereContinueToTheUninterruptedResult) {
+  const std::string straight = run_toy(freq("slow", kSlowRun));
+  ASSERT_FALSE(straight.empty());
+  std::mt19937 rng(::testing::UnitTest::GetInstance()->random_seed());
+  std::uniform_int_distribution<int> delay_ms(0, 150);
+  std::map<std::string, int> stops;  // where the interrupts stopped, for the log
+  int interrupts = 0;
+  for (int campaign = 0; interrupts < kMinInterrupts; ++campaign) {
+    const std::string package = fresh_copy(straight, "interrupted_" + std::to_string(campaign));
+    const std::string output = path::join(package, SavePackage::kOutputFile);
+    for (bool resume = false;; resume = true) {
+      const pid_t pid = start_worker(package, resume ? std::vector<std::string>{"--resume"}
+                                                     : std::vector<std::string>{});
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
+      ::kill(pid, interrupts % 3 == 2 ? SIGTERM : SIGINT);
+      const int code = wait_for(pid);
+      if (code == 0) break;  // it had finished
+      ASSERT_EQ(code, kInterruptedExitCode) << read(output);
+      ++interrupts;
+      const std::vector<std::string> lines = lines_of(output);
+      ASSERT_FALSE(lines.empty());
+      ASSERT_NE(lines.back().find("[dlnest] interrupted (SIG"), std::string::npos) << lines.back();
+      ASSERT_NE(lines.back().find(": saved interrupt checkpoint "), std::string::npos);
+      ++stops[lines.back().substr(lines.back().find(") at ") + 5,
+                                  lines.back().find(':') - lines.back().find(") at ") - 5)];
+      auto opened = SavePackage::open(package);
+      ASSERT_TRUE(opened.is_ok());
+      ASSERT_EQ(opened->checkpoints().tracks().interrupt.size(), 1u);
+      EXPECT_EQ(opened->checkpoints().latest_id(), opened->checkpoints().tracks().interrupt[0]);
+    }
+    expect_same_checkpoint(checkpoint_file(straight, -1), checkpoint_file(package, -1));
+    EXPECT_EQ(metrics_without_times(package), metrics_without_times(straight));
+    EXPECT_TRUE(SavePackage::open(package)->checkpoints().tracks().interrupt.empty());
+  }
+  std::string where;
+  for (const auto& [at, n] : stops) where += " [" + at + "] x" + std::to_string(n);
+  std::cout << interrupts << " interrupts, stopped at" << where << std::endl;
+}
+
+TEST_F(TrainE2ETest, ASecondSignalEndsTheWorkerAtOnce) {
+  const std::string package =
+      fresh_copy(run_toy(freq("second", {{"epochs", 1}})), "second_signal", {{"step_ms", 3000}});
+  const pid_t pid = start_worker(package, {});
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const auto start = std::chrono::steady_clock::now();
+  ::kill(pid, SIGINT);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ::kill(pid, SIGINT);
+  EXPECT_EQ(wait_for(pid), 128 + SIGINT);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1500));
+}
 
 TEST_F(TrainE2ETest, RunBuildsTrainsAndFillsThePackage) {
   const std::string package = run_toy(freq("plain", Json::object()));
@@ -276,10 +421,12 @@ TEST_F(TrainE2ETest, TheWorkerRefusesAPluginBuiltForAnotherLibtorch) {
   Env* env = Env::default_env();
   const std::string plugin = path::join(package, SavePackage::kPluginFile);
   ASSERT_TRUE(copy_file(env, WRONG_ABI_PLUGIN, plugin).is_ok());
-  ProcessResult r = dlnest({"continue", "-r", package, "--foreground"});
+  const std::string mark = dir_->file("wrong_abi_ran");
+  ProcessResult r = dlnest({"continue", "-r", package, "--foreground"}, {"WRONG_ABI_MARK=" + mark});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("was built against SDK"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("libtorch 99.1.0"), std::string::npos) << r.output;
+  EXPECT_FALSE(env->file_exists(mark)) << "no code of a refused plugin runs";
 
   ASSERT_TRUE(write_file_atomically(env, plugin, "not a shared object").is_ok());
   r = dlnest({"continue", "-r", package, "--foreground"});

@@ -1,9 +1,13 @@
 // A small model on synthetic data, with dropout (args "dropout"), momentum and an LR schedule, so
 // that a resumed run only matches an uninterrupted one when every piece of state is restored.
 // Without dropout the run is deterministic: a DDP run over R ranks with batch B computes what one
-// process computes with batch R * B.
+// process computes with batch R * B. Args "step_ms" and "save_ms" slow down each training and
+// validation step and each save, so that tests can interrupt a run in any of them.
 #include <dlnest/dataset.h>
 #include <dlnest/runner.h>
+
+#include <chrono>
+#include <thread>
 
 namespace {
 
@@ -15,6 +19,11 @@ torch::Tensor features(int64_t n, int64_t offset) {
 
 torch::Tensor labels(const torch::Tensor& x) {
   return (x.sum(1) > 0).to(torch::kLong);
+}
+
+void pause(const dlnest::Json& args, const char* key) {
+  const int ms = args.value(key, 0);
+  if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
 }
 
 }  // namespace
@@ -43,6 +52,7 @@ DLNEST_REGISTER_DATASET(ToyDataset);
 class ToyRunner : public dlnest::Runner {
  public:
   void init(const dlnest::Json& args, const dlnest::Json& info) override {
+    args_ = args;
     net_ = register_module(
         "net",
         torch::nn::Sequential(torch::nn::Linear(info["inputs"].get<int64_t>(), 16),
@@ -65,6 +75,7 @@ class ToyRunner : public dlnest::Runner {
     optimizer_->step();
     scheduler_->step();
     log["loss"].push_back(loss.item<double>());
+    pause(args_, "step_ms");
   }
   void validation_init() override {
     net_->eval();
@@ -74,13 +85,20 @@ class ToyRunner : public dlnest::Runner {
   void validate_a_batch(dlnest::Batch& batch, int) override {
     correct_ += net_->forward(batch[0]).argmax(1).eq(batch[1]).sum().item<int64_t>();
     total_ += batch[1].size(0);
+    pause(args_, "step_ms");
   }
   void validation_analyze(dlnest::Json& log) override {
     const torch::Tensor counts = reduce_sum(torch::tensor({correct_, total_}));
     log["acc"].push_back(counts[0].item<double>() / counts[1].item<double>());
   }
 
+  dlnest::Json state_dict() const override {
+    pause(args_, "save_ms");  // inside the checkpoint's writing
+    return dlnest::Json::object();
+  }
+
  private:
+  dlnest::Json args_;
   torch::nn::Sequential net_{nullptr};
   std::shared_ptr<torch::optim::SGD> optimizer_;
   std::shared_ptr<dlnest::LrScheduler> scheduler_;
