@@ -15,12 +15,14 @@
 #   change   one changed .cpp (Model/Runner.cpp), `dlnest run --foreground` until training starts
 #   same     nothing changed, `dlnest run --foreground` until training starts
 #   script   `dlnest analyze --foreground -s getAcc.cpp`: the analyzer's compile time of a script
-#            never compiled before ("compiled getAcc in X s")
-#   cached   the same script again: the whole command until the script runs ("compiled before")
+#            never compiled before ("compiled getAcc.cpp in X s")
+#   cached   the same script again: from the package loaded to the script running ("compiled
+#            before"): the cache check, then dlopen
 #
 # Run after scripts/build.sh. Settings (environment): REPS=2 BUILD=build WORK=(a temp folder)
 #   NINJA=ninja   how to run ninja (e.g. "flock /tmp/build.lock ninja" on a shared build folder)
 set -euo pipefail
+trap 'echo "build_time_bench: failed at line $LINENO" >&2' ERR
 cd "$(dirname "$0")/.."
 REPS=${REPS:-2}
 BUILD=$(cd "${BUILD:-build}" && pwd)
@@ -46,9 +48,21 @@ seconds_until() {
   local marker=$1 start
   shift
   start=$(date +%s.%N)
-  "$@" 2>&1 | while IFS= read -r line; do
+  { "$@" 2>&1 || true; } | while IFS= read -r line; do
     echo "$line" >> "$WORK/log.txt"
-    [[ $line == "$marker"* ]] && echo "$(date +%s.%N) - $start" | bc
+    if [[ $line == "$marker"* ]]; then echo "$(date +%s.%N) - $start" | bc; fi
+  done | head -n 1
+}
+
+# Runs the command and prints the seconds from its output line starting with $1 to the one
+# starting with $2.
+seconds_between() {
+  local from=$1 to=$2 start=
+  shift 2
+  { "$@" 2>&1 || true; } | while IFS= read -r line; do
+    echo "$line" >> "$WORK/log.txt"
+    if [[ $line == "$from"* ]]; then start=$(date +%s.%N); fi
+    if [[ $line == "$to"* && -n $start ]]; then echo "$(date +%s.%N) - $start" | bc; fi
   done | head -n 1
 }
 
@@ -73,8 +87,9 @@ measure() {
   package=${package%/}
   local analyze=(analyze -r "$package" --cpu --foreground -s "$package/AnalyzeScripts/getAcc.cpp")
   script=$("${with[@]}" "${analyze[@]}" 2>&1 | tee -a "$WORK/log.txt" |
-    sed -n 's/.*compiled getAcc in \([0-9.]*\) s.*/\1/p')
-  cached=$(seconds_until "[analyze] running getAcc" "${with[@]}" "${analyze[@]}")
+    sed -n 's/.*compiled getAcc.cpp in \([0-9.]*\) s.*/\1/p')
+  cached=$(seconds_between "[DLNest Analyze Process] loaded checkpoint" \
+    "[DLNest Analyze Process] running getAcc" "${with[@]}" "${analyze[@]}")
   printf '%s\t%s\t%.1f\t%.1f\t%.2f\t%s\t%.2f\n' "$variant" "$rep" "$cold" "$change" "$same" \
     "$script" "$cached"
 }

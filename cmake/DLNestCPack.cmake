@@ -11,6 +11,7 @@ set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
 set(CPACK_PACKAGE_DESCRIPTION
   "Queues training runs on shared GPU machines, keeps a reproducible save package for every run, continues any run from any checkpoint and loads finished runs into an analyzer.")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+set(CPACK_INSTALL_PREFIX /usr)
 # Installs into a staging folder with DESTDIR, so that install_toolchain.cmake writes /usr paths.
 set(CPACK_SET_DESTDIR ON)
 set(CPACK_STRIP_FILES ON)

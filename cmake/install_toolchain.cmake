@@ -4,6 +4,7 @@
 #   DLNEST_BUILD_FLAGS       the build tree's script_flags.txt
 #   DLNEST_BUILD_INCLUDES    the build tree's include folders of the SDK
 #   DLNEST_TOOLCHAIN_SUBDIR  the toolchain folder, relative to the prefix
+cmake_policy(VERSION 3.16)
 set(toolchain "$ENV{DESTDIR}${CMAKE_INSTALL_PREFIX}/${DLNEST_TOOLCHAIN_SUBDIR}")
 file(STRINGS "${DLNEST_BUILD_FLAGS}" lines)
 set(flags "")
@@ -16,6 +17,10 @@ foreach(line IN LISTS lines)
     endif()
     set(line "-I${CMAKE_INSTALL_PREFIX}/include")
     set(include_written TRUE)
+    # The compiler searches /usr/include itself; naming it breaks libstdc++'s #include_next.
+    if(line STREQUAL "-I/usr/include")
+      continue()
+    endif()
   endif()
   string(APPEND flags "${line}\n")
 endforeach()
