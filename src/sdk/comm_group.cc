@@ -6,8 +6,9 @@
 #include <cstdlib>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
-// The PyTorch wheels define USE_C10D_GLOO but ship no gloo headers; NCCL needs nccl.h.
-#if defined(USE_C10D_GLOO) && __has_include(<gloo/config.h>)
+// The PyTorch wheels define USE_C10D_GLOO but ship no gloo headers (DLNEST_NO_GLOO: the ones
+// found are not libtorch's, see CMakeLists.txt); NCCL needs nccl.h.
+#if defined(USE_C10D_GLOO) && !defined(DLNEST_NO_GLOO) && __has_include(<gloo/config.h>)
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #define DLNEST_HAVE_GLOO 1
 #endif
