@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh
+scripts/python_env.sh build  # TensorBoard, to read the event files back
 ctest --test-dir build --output-on-failure -j "$(nproc)"
