@@ -39,7 +39,7 @@ cpack --config "$build/CPackConfig.cmake" -G DEB -B "$work/pkg" > "$work/cpack.l
   exit 1
 }
 deb=$(ls "$work"/pkg/dlnest_*.deb)
-dpkg-deb --info "$deb" | sed -n '/Package:/,$p'
+dpkg-deb --field "$deb" Package Version Architecture Depends Recommends
 
 lap "debootstrap bookworm from $mirror"
 debootstrap --variant=minbase bookworm "$root" "$mirror" > "$work/debootstrap.log" 2>&1 || {
