@@ -11,6 +11,8 @@ constexpr size_t kReasonTail = 16 * 1024;
 /// The prefixes of the error lines that workers and analyzers print last when they fail.
 constexpr const char* kErrorPrefixes[] = {
     "[dlnest] error: ", "dlnest-worker: error: ", "[DLNest Analyze Process] [Error] "};
+/// The line a training worker prints when a signal stopped it; kept whole, without "[dlnest] ".
+constexpr const char* kInterruptLine = "[dlnest] interrupted ";
 
 std::string exit_text(const ExitInfo& exit) {
   std::string text = exit.exit_code ? "exited with code " + std::to_string(*exit.exit_code) : "";
@@ -43,8 +45,10 @@ TaskEnd build_end(const ExitInfo& exit, const std::string& build_error) {
 
 TaskEnd decide_end(const TaskRecord& task, const ExitInfo& exit, const std::string& reason) {
   if (task.delete_requested || exit.terminated) {
-    return ended(TaskState::kKilled,
-                 "deleted" + (exit.detail.empty() ? "" : " (" + exit.detail + ")"));
+    const bool saved = reason.rfind("interrupted ", 0) == 0;  // where the run stopped
+    return ended(TaskState::kKilled, "deleted" +
+                                         (exit.detail.empty() ? "" : " (" + exit.detail + ")") +
+                                         (saved ? ": " + reason : ""));
   }
   if (exit.never_started()) return requeued(/*built=*/false);
   if (task.state == TaskState::kBuilding) return build_end(exit, reason);
@@ -62,6 +66,7 @@ std::string failure_reason(const std::string& output) {
     size_t end = output.find('\n', begin);
     if (end == std::string::npos) end = output.size();
     const std::string line = output.substr(begin, end - begin);
+    if (line.rfind(kInterruptLine, 0) == 0) reason = line.substr(line.find(' ') + 1);
     for (const char* prefix : kErrorPrefixes) {
       if (line.rfind(prefix, 0) == 0 && line.size() > std::char_traits<char>::length(prefix)) {
         reason = line.substr(std::char_traits<char>::length(prefix));

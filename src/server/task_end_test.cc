@@ -51,6 +51,11 @@ TEST(TaskEndTest, ADeleteAlwaysEndsKilledAndNeverRestarts) {
   TaskEnd end = decide_end(in(TaskState::kRunning, 0, 5), terminated, "");
   EXPECT_EQ(end.state, TaskState::kKilled);
   EXPECT_EQ(end.error, "deleted (ended by SIGINT)");
+  const std::string stopped =
+      "[dlnest] interrupted (SIGINT) at epoch 2, step 5 of 6: saved interrupt checkpoint 7 "
+      "(Checkpoints/state_7.ckpt); dlnest continue -r /p resumes there\n";
+  EXPECT_EQ(decide_end(in(TaskState::kRunning, 0, 5), terminated, failure_reason(stopped)).error,
+            "deleted (ended by SIGINT): " + stopped.substr(9, stopped.size() - 10));
 }
 
 TEST(TaskEndTest, AProcessThatNeverStartedGoesBackToTheQueue) {
