@@ -72,7 +72,9 @@ std::vector<std::string> read_deps(const std::string& file) {
 
 }  // namespace
 
-std::string default_script_toolchain_dir() { return install_layout().toolchain_dir; }
+std::string default_script_toolchain_dir() {
+  return install_layout().toolchain_dir;
+}
 
 Result<ScriptToolchain> ScriptToolchain::load(const std::string& dir) {
   const std::string flags_file = path::join(dir, "script_flags.txt");

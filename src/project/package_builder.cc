@@ -233,9 +233,9 @@ Status drop_foreign_build(Env* env, const BuildCache& cache, const BuildOptions&
 /// The command that configures the project in `source` into `build` with DLNest's toolchain.
 std::vector<std::string> configure_command(Env* env, const std::string& source,
                                            const std::string& build, const BuildOptions& options) {
-  std::vector<std::string> argv = {"cmake", "-S", source, "-B", build, "-G", "Ninja",
-                                   "-DCMAKE_BUILD_TYPE=Release",
-                                   "-DDLNest_DIR=" + options.dlnest_cmake_dir};
+  std::vector<std::string> argv = {"cmake", "-S", source, "-B", build, "-G", "Ninja"};
+  argv.push_back("-DCMAKE_BUILD_TYPE=Release");
+  argv.push_back("-DDLNest_DIR=" + options.dlnest_cmake_dir);
   const std::string toolchain = toolchain_file(env, options);
   if (!toolchain.empty()) argv.push_back("-DCMAKE_TOOLCHAIN_FILE=" + toolchain);
   return argv;
@@ -249,9 +249,8 @@ Status compile(Env* env, const BuildCache& cache, const std::string& key,
   if (env->file_exists(cache.digest)) DLNEST_RETURN_IF_ERROR(env->remove_file(cache.digest));
   if (!env->file_exists(path::join(cache.build, "build.ninja"))) {
     say(options, "[build] configuring " + cache.stage + " in " + cache.build);
-    DLNEST_RETURN_IF_ERROR(
-        run_step(configure_command(env, cache.stage, cache.build, options),
-                 "configuring the package", cache, options));
+    DLNEST_RETURN_IF_ERROR(run_step(configure_command(env, cache.stage, cache.build, options),
+                                    "configuring the package", cache, options));
   }
   say(options, "[build] compiling in " + cache.build);
   DLNEST_RETURN_IF_ERROR(

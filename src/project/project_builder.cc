@@ -41,9 +41,13 @@ InstallLayout install_layout() {
   return layout;
 }
 
-std::string default_dlnest_cmake_dir() { return install_layout().cmake_dir; }
+std::string default_dlnest_cmake_dir() {
+  return install_layout().cmake_dir;
+}
 
-std::string default_template_dir() { return install_layout().template_dir; }
+std::string default_template_dir() {
+  return install_layout().template_dir;
+}
 
 Status create_project(const std::string& target_dir, bool mnist, const std::string& template_dir) {
   Env* env = Env::default_env();
