@@ -1,5 +1,5 @@
 // Changing a save package's arguments when its run is continued (more epochs, a lower learning
-// rate): args.json gets the changes, and `args_history.json` beside it records each one, so the
+// rate): args.json gets the changes, and `_args_history.json` beside it records each one, so the
 // package still tells how its run was made. Torch-free.
 #pragma once
 
@@ -21,7 +21,7 @@ struct ArgsChanges {
 };
 
 /// The history file in a package.
-inline constexpr const char* kArgsHistoryFile = "args_history.json";
+inline constexpr const char* kArgsHistoryFile = "_args_history.json";
 
 /// The changes as one overlay for merge_args: the freq file's object, then each setting (its
 /// value parsed as JSON when it is JSON, else taken as a string: `lr=1e-4` is a number,
