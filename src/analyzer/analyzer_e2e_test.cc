@@ -3,8 +3,6 @@
 // is ready and while it is busy, its latest output read plain and styled, and a failing training
 // whose error names the reason.
 #include <gtest/gtest.h>
-#include <spawn.h>
-#include <sys/wait.h>
 
 #include <chrono>
 #include <thread>
@@ -14,9 +12,8 @@
 #include "env/path.h"
 #include "project/project_builder.h"
 #include "server/server_process_test_util.h"
+#include "testing/run_binary.h"
 #include "testing/temp_dir.h"
-
-extern char** environ;
 
 namespace dlnest {
 namespace {
@@ -39,25 +36,13 @@ void boom(dlnest::Experiment&) { throw std::runtime_error("boom from a script");
 DLNEST_EXPERIMENT(boom)
 )";
 
-/// `dlnest --server ADDRESS exp ID SCRIPT`: its exit code and stdout.
+/// `dlnest --server 127.0.0.1:PORT exp ID SCRIPT`: its exit code and stdout.
 std::pair<int, std::string> run_exp_command(int port, const std::string& id,
-                                            const std::string& script, const TempDir& dir) {
-  const std::string out = dir.file("exp_" + script + ".out");
-  std::vector<std::string> args = {std::string(DLNEST_BIN_DIR) + "/dlnest", "--server",
-                                   "127.0.0.1:" + std::to_string(port), "exp", id, script};
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT, 0600);
-  pid_t pid = 0;
-  EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&actions);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  Result<std::string> text = Env::default_env()->read_file(out);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text.is_ok() ? *text : ""};
+                                            const std::string& script) {
+  const testing::BinaryRun run =
+      testing::run_binary({std::string(DLNEST_BIN_DIR) + "/dlnest", "--server",
+                           "127.0.0.1:" + std::to_string(port), "exp", id, script});
+  return {run.exit_code, run.out};
 }
 
 class AnalyzerE2eTest : public testing::ServerBinaryTest {
@@ -100,9 +85,9 @@ class AnalyzerE2eTest : public testing::ServerBinaryTest {
 TEST_F(AnalyzerE2eTest, ScriptsSentEarlyRunInOrderAndTheLatestOutputComesStyledByLine) {
   const std::string package = wait_state(submit("quick.json"), "Finished")["package_dir"];
   const std::string scripts = path::join(package, "AnalyzeScripts");
-  ASSERT_TRUE(write_file_atomically(Env::default_env(), path::join(scripts, "lines.cpp"),
-                                    kLinesScript)
-                  .is_ok());
+  ASSERT_TRUE(
+      write_file_atomically(Env::default_env(), path::join(scripts, "lines.cpp"), kLinesScript)
+          .is_ok());
   ASSERT_TRUE(
       write_file_atomically(Env::default_env(), path::join(scripts, "boom.cpp"), kBoomScript)
           .is_ok());
@@ -139,10 +124,10 @@ TEST_F(AnalyzerE2eTest, ScriptsSentEarlyRunInOrderAndTheLatestOutputComesStyledB
   EXPECT_EQ(newlines, static_cast<size_t>(std::count(tail.begin(), tail.end(), '\n')));
 
   // dlnest exp: the script's output, then its outcome as the exit code.
-  const auto [ok_code, ok_out] = run_exp_command(port_, id, "lines", dir_);
+  const auto [ok_code, ok_out] = run_exp_command(port_, id, "lines");
   EXPECT_EQ(ok_code, 0) << ok_out;
   EXPECT_NE(ok_out.find("line 2999 of a long experiment output\n"), std::string::npos);
-  const auto [boom_code, boom_out] = run_exp_command(port_, id, "boom", dir_);
+  const auto [boom_code, boom_out] = run_exp_command(port_, id, "boom");
   EXPECT_EQ(boom_code, 1) << boom_out;
   EXPECT_NE(boom_out.find("boom from a script"), std::string::npos) << boom_out;
   EXPECT_EQ(call("POST", "/del_task", {{"task_ID", id}})["status"], "success");

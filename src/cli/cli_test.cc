@@ -1,10 +1,7 @@
 // The `dlnest` binary as a user runs it: usage errors, `dlnest exp` waiting for its script, and
 // `continue` with changes, against a scripted HTTP server standing in for `dlnest server`.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <spawn.h>
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <chrono>
@@ -13,46 +10,19 @@
 
 #include "dlnest/config.h"
 #include "dlnest/env.h"
+#include "testing/run_binary.h"
 #include "testing/temp_dir.h"
-
-extern char** environ;
 
 namespace dlnest {
 namespace {
 
-struct CliRun {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
+using CliRun = testing::BinaryRun;
 
-/// Runs `dlnest args...` to its end, stdout and stderr kept apart.
+/// Runs `dlnest args...` to its end.
 CliRun run_dlnest(const std::vector<std::string>& args) {
-  testing::TempDir dir;
-  const std::string out = dir.file("out"), err = dir.file("err");
-  std::vector<std::string> argv_strings = {std::string(DLNEST_BIN_DIR) + "/dlnest"};
-  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : argv_strings) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT, 0600);
-  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT, 0600);
-  pid_t pid = 0;
-  CliRun run;
-  EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&actions);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  auto read = [](const std::string& file) {
-    Result<std::string> text = Env::default_env()->read_file(file);
-    return text.is_ok() ? *text : std::string();
-  };
-  run.out = read(out);
-  run.err = read(err);
-  return run;
+  std::vector<std::string> argv = {std::string(DLNEST_BIN_DIR) + "/dlnest"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return testing::run_binary(argv);
 }
 
 TEST(CliTest, UsageErrorsSayDlnestErrorAndExitTwo) {
