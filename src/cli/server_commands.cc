@@ -1,7 +1,7 @@
 // `dlnest server` and `dlnest local`: the server, standalone or inside a shell.
 #include <signal.h>
-#include <ctime>
 
+#include <ctime>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -9,8 +9,8 @@
 #include "cli/commands.h"
 #include "client/api_client.h"
 #include "client/shell.h"
-#include "server/message_log.h"
 #include "env/path.h"
+#include "server/message_log.h"
 #include "server/server.h"
 #include "state/state_store.h"
 
@@ -28,12 +28,12 @@ void add_server_options(CLI::App* cmd, ServerOptions& options) {
       ->capture_default_str();
   cmd->add_option("--max-task-per-device", options.max_task_per_device, "most tasks on one GPU")
       ->capture_default_str();
-  cmd->add_flag("--insecure", options.insecure,
-                "allow a non-loopback --host without TLS (token and replies in clear text)");
   cmd->add_option("--tls-cert", options.tls.cert,
                   "serve HTTPS with this PEM certificate (chain) file; needs --tls-key");
   cmd->add_option("--tls-key", options.tls.key,
                   "the PEM private key of --tls-cert (readable by its owner only)");
+  cmd->add_flag("--insecure", options.insecure,
+                "allow a non-loopback --host without TLS (token and replies in clear text)");
   cmd->add_option("--allowed-host", options.allowed_hosts,
                   "a host name clients use to reach the server, besides loopback and the bound "
                   "address (repeatable; docs/security.md)")
