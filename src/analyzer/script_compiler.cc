@@ -9,8 +9,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
-#include "analyzer/command_channel.h"
 
+#include "analyzer/command_channel.h"
 #include "dlnest/env.h"
 #include "env/path.h"
 #include "process/subprocess.h"
