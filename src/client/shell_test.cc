@@ -16,7 +16,14 @@ using ::testing::Not;
 /// Answers requests from a script: per path, a queue of replies (the last one repeats).
 class FakeApiClient : public ApiClient {
  public:
-  FakeApiClient() : ApiClient(ClientOptions{"127.0.0.1:1", "", "/nonexistent"}) {}
+  FakeApiClient() : ApiClient(unreachable()) {}
+
+  static ClientOptions unreachable() {
+    ClientOptions options;
+    options.server = "127.0.0.1:1";
+    options.state_dir = "/nonexistent";
+    return options;
+  }
 
   void answer(const std::string& path, Result<Json> reply) { replies_[path].push_back(reply); }
 
