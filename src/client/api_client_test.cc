@@ -91,6 +91,14 @@ TEST(ParseServerAddress, HttpPrefixAndTrailingSlash) {
   EXPECT_EQ(parse_server_address("http://localhost:1234/")->url(), "http://localhost:1234");
 }
 
+TEST(ParseServerAddress, HttpsPrefixMeansTls) {
+  const Result<ServerEndpoint> endpoint = parse_server_address("https://gpu-box.lan:9443");
+  ASSERT_TRUE(endpoint.is_ok());
+  EXPECT_TRUE(endpoint->tls);
+  EXPECT_EQ(endpoint->url(), "https://gpu-box.lan:9443");
+  EXPECT_FALSE(parse_server_address("http://gpu-box.lan:9443")->tls);
+}
+
 TEST(ParseServerAddress, Errors) {
   EXPECT_EQ(parse_server_address("host:http").status().message(),
             "bad server address \"host:http\": the port must be a number from 1 to 65535 "
@@ -98,8 +106,8 @@ TEST(ParseServerAddress, Errors) {
   EXPECT_THAT(parse_server_address("host:0").status().message(), HasSubstr("from 1 to 65535"));
   EXPECT_THAT(parse_server_address("host:70000").status().message(), HasSubstr("1 to 65535"));
   EXPECT_THAT(parse_server_address(":9999").status().message(), HasSubstr("no host"));
-  EXPECT_THAT(parse_server_address("https://h:1").status().message(),
-              HasSubstr("only http:// is supported"));
+  EXPECT_THAT(parse_server_address("ftp://h:1").status().message(),
+              HasSubstr("only http:// and https:// are supported"));
   EXPECT_THAT(parse_server_address("a/b:1").status().message(), HasSubstr("not a host name"));
 }
 
