@@ -9,6 +9,7 @@
 #include <chrono>
 #include <fstream>
 #include <map>
+#include <random>
 #include <thread>
 
 #include "dlnest/save_package.h"
@@ -16,6 +17,7 @@
 #include "process/subprocess.h"
 #include "testing/temp_dir.h"
 #include "worker/launcher.h"
+#include "worker/worker_process_test_util.h"
 
 namespace dlnest {
 namespace {
@@ -276,6 +278,49 @@ TEST_F(DdpE2ETest, TwoNodesOnLocalhostFormOneRun) {
   EXPECT_NE(read(path::join(package, SavePackage::output_file_for_rank(1))).find("as rank 1 of 2"),
             std::string::npos);
   expect_same_modules(straight, checkpoint_file(package, 1), 0);
+}
+
+/// Where the last "[dlnest] interrupted" line of `file` says the run stopped.
+std::string stop_point(const std::string& file) {
+  const std::string text = read(file);
+  const auto line = text.rfind("[dlnest] interrupted");
+  if (line == std::string::npos) return "";
+  const auto at = text.find(") at ", line);
+  const auto end = text.find_first_of(":\n", at);
+  return at == std::string::npos ? "" : text.substr(at + 5, end - at - 5);
+}
+
+TEST_F(DdpE2ETest, InterruptedRanksStopAfterTheSameStepAndContinueBitForBit) {
+  // Dropout: the ranks draw differently, so a resume inside an epoch needs every rank's RNG.
+  const Json slow = {{"dropout", 0.3}, {"epochs", 3}, {"step_ms", 40}};
+  const std::string straight = run_toy(freq("stop_straight", 16, slow), kTwoRanks);
+  ASSERT_FALSE(straight.empty());
+  const std::string package = dir_->file("stopped");
+  ASSERT_TRUE(testing::fresh_copy(straight, package).is_ok());
+  const std::vector<std::string> ranks = {SavePackage::output_file_for_rank(0),
+                                          SavePackage::output_file_for_rank(1)};
+  std::mt19937 rng(::testing::UnitTest::GetInstance()->random_seed());
+  std::uniform_int_distribution<int> delay_ms(0, 300);
+  int interrupts = 0;
+  for (bool resume = false;; resume = true) {
+    std::vector<std::string> flags = {"--ddp", "--device", "cpu", "--nproc", "2"};
+    if (resume) flags.push_back("--resume");
+    const pid_t pid = testing::start_worker(kBin + "/dlnest-worker", package, flags, ranks);
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
+    ::kill(-pid, SIGINT);  // the whole group, as a terminal or the server's supervisor does
+    const int code = testing::wait_for(pid);
+    if (code == 0) break;
+    ASSERT_EQ(code, kInterruptedExitCode) << read(path::join(package, SavePackage::kOutputFile));
+    ++interrupts;
+    const std::string rank0 = stop_point(path::join(package, ranks[0]));
+    EXPECT_FALSE(rank0.empty());
+    EXPECT_EQ(stop_point(path::join(package, ranks[1])), rank0);
+    ASSERT_LT(interrupts, 40);
+  }
+  EXPECT_EQ(processes_mentioning(package), std::vector<std::string>());
+  expect_same_modules(checkpoint_file(straight, -1), checkpoint_file(package, -1), 0);
+  EXPECT_EQ(testing::metrics_without_times(package), testing::metrics_without_times(straight));
+  std::cout << interrupts << " interrupts" << std::endl;
 }
 
 }  // namespace

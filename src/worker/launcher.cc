@@ -75,6 +75,9 @@ class PosixRankProcesses final : public RankProcesses {
     if (pid == 0) {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (::getppid() != parent) ::_exit(127);
+      sigset_t none;  // the launcher blocks its stop signals; the rank starts with none blocked
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
       ::execve(args[0], args.data(), envp.data());
       const int error = errno;
       (void)!::write(report[1], &error, sizeof error);

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <thread>
 
 #include "dlnest/save_package.h"
 #include "env/path.h"
@@ -23,25 +24,50 @@ namespace {
 
 volatile std::sig_atomic_t g_stop_signal = 0;
 
-/// The first SIGINT, SIGTERM or SIGHUP asks to stop; a second one ends the process at once, as
-/// if it had not been caught. kStopRequest (the launcher's request) never escalates.
-void on_stop_signal(int sig) {
-  if (g_stop_signal != 0 && g_stop_signal != kStopRequest && sig != kStopRequest) {
-    ::signal(sig, SIG_DFL);
-    ::raise(sig);
-    return;
-  }
+/// Records a stop request. The first SIGINT, SIGTERM or SIGHUP asks to stop; false for a second
+/// one, which must end the process at once. kStopRequest (the launcher's) never escalates.
+bool record_stop(int sig) {
+  if (g_stop_signal != 0 && g_stop_signal != kStopRequest && sig != kStopRequest) return false;
   if (g_stop_signal == 0 || g_stop_signal == kStopRequest) g_stop_signal = sig;
+  return true;
 }
 
-/// The launcher ends its ranks itself when asked to stop, instead of dying before them; a
-/// training process stops at the next step's end with an interrupt checkpoint.
+/// Ends the process by `sig`, as if it had not been caught.
+void die_of(int sig) {
+  ::signal(sig, SIG_DFL);
+  sigset_t one;
+  sigemptyset(&one);
+  sigaddset(&one, sig);
+  ::pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
+  ::raise(sig);
+}
+
+void on_stop_signal(int sig) {
+  if (!record_stop(sig)) die_of(sig);
+}
+
+/// Stop requests: the signals are blocked in every thread started from now on and taken by a
+/// thread of their own, so that no system call of libtorch, Gloo or the data loader fails with
+/// EINTR; the handler takes those that reach an earlier thread. The launcher then ends its ranks
+/// itself instead of dying before them; a training process stops after its step.
 void catch_stop_signals() {
   struct sigaction action {};
   action.sa_handler = on_stop_signal;
   sigemptyset(&action.sa_mask);
   action.sa_flags = SA_RESTART;
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, kStopRequest}) ::sigaction(sig, &action, nullptr);
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, kStopRequest}) {
+    ::sigaction(sig, &action, nullptr);
+    sigaddset(&set, sig);
+  }
+  ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::thread([set] {
+    for (;;) {
+      int sig = 0;
+      if (::sigwait(&set, &sig) == 0 && !record_stop(sig)) die_of(sig);
+    }
+  }).detach();
 }
 
 const char* signal_name(int sig) {
@@ -119,7 +145,6 @@ int train(const WorkerInvocation& w, const std::string& file) {
     request.on_step = [&progress](const dlnest::StepProgress& p) { progress.update(p); };
     request.on_epoch_end = [&progress] { progress.end_epoch(); };
   }
-  catch_stop_signals();  // before the first line, which tells a watcher that they are in place
   request.stop_signal = [] { return static_cast<int>(g_stop_signal); };
   std::cout << "[dlnest] train " << request.package_dir << " on " << request.device;
   if (d.world_size > 1) std::cout << " as rank " << d.rank << " of " << d.world_size;
@@ -207,7 +232,6 @@ int launch(const WorkerInvocation& w) {
             << layout->master_addr << ":" << layout->master_port << resume_text(w)
             << "; their output: " << SavePackage::output_file_for_rank(first) << " to "
             << SavePackage::output_file_for_rank(last) << std::endl;
-  catch_stop_signals();
   WatchOptions options;
   options.stop_signal = [] { return static_cast<int>(g_stop_signal); };
   auto processes = make_posix_rank_processes();
@@ -234,6 +258,7 @@ Status check_rank(const WorkerInvocation& w) {
 }  // namespace
 
 int run_train_command(WorkerInvocation w) {
+  catch_stop_signals();  // before any thread starts, and before the first line of output
   if (w.ddp) return launch(w);
   Status s = w.rank < 0 ? rank_from_env(w) : Status::ok();
   if (s.is_ok() && w.rank >= 0) s = check_rank(w);

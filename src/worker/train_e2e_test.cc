@@ -3,11 +3,6 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-
 #include <chrono>
 #include <fstream>
 #include <map>
@@ -19,13 +14,14 @@
 #include "process/subprocess.h"
 #include "testing/temp_dir.h"
 #include "worker/launcher.h"
-
-extern char** environ;
+#include "worker/worker_process_test_util.h"
 
 namespace dlnest {
 namespace {
 
+using testing::metrics_without_times;
 using testing::TempDir;
+using testing::wait_for;
 
 const std::string kBin = DLNEST_BIN_DIR;
 
@@ -121,63 +117,6 @@ void expect_same_checkpoint(const std::string& a, const std::string& b) {
   }
 }
 
-/// metrics.jsonl without the wall times, which differ from run to run.
-std::vector<Json> metrics_without_times(const std::string& package) {
-  std::vector<Json> out;
-  for (const std::string& line : lines_of(path::join(package, SavePackage::kMetricsFile))) {
-    Json metrics = Json::parse(line);
-    metrics.erase("seconds");
-    out.push_back(metrics);
-  }
-  return out;
-}
-
-/// How many times `text` occurs in `file`.
-int count_in(const std::string& file, const std::string& text) {
-  const std::string data = read(file);
-  int n = 0;
-  for (size_t at = data.find(text); at != std::string::npos; at = data.find(text, at + 1)) ++n;
-  return n;
-}
-
-/// `dlnest-worker train` on `package`, started in a process group of its own with its output in
-/// the package only. Returns once the worker says it trains (its signal handlers are in place).
-pid_t start_worker(const std::string& package, std::vector<std::string> flags) {
-  const std::string output = path::join(package, SavePackage::kOutputFile);
-  const int started = count_in(output, "[dlnest] train ");
-  std::vector<std::string> argv = {kBin + "/dlnest-worker", "train", "--package", package};
-  argv.insert(argv.end(), flags.begin(), flags.end());
-  std::vector<char*> args;
-  for (std::string& a : argv) args.push_back(a.data());
-  args.push_back(nullptr);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawn_file_actions_t files;
-  posix_spawn_file_actions_init(&files);
-  for (int fd : {0, 1, 2}) {
-    posix_spawn_file_actions_addopen(&files, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0);
-  }
-  pid_t pid = -1;
-  EXPECT_EQ(posix_spawn(&pid, args[0], &files, &attr, args.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&files);
-  posix_spawnattr_destroy(&attr);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (count_in(output, "[dlnest] train ") == started &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return pid;
-}
-
-/// The exit code of `pid`, 128 + the signal when one killed it.
-int wait_for(pid_t pid) {
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
-}
-
 class TrainE2ETest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -218,24 +157,17 @@ class TrainE2ETest : public ::testing::Test {
     return r.output.substr(at + marker.size(), end - at - marker.size());
   }
 
-  /// A copy of `package` as it was before it trained: its args and plugin, no run records.
+  /// A copy of `package` as it was before it trained (see testing::fresh_copy).
   static std::string fresh_copy(const std::string& package, const std::string& name,
                                 const Json& overrides = Json::object()) {
-    Env* env = Env::default_env();
     const std::string copy = dir_->file(name);
-    EXPECT_TRUE(copy_tree(env, package, copy).is_ok());
-    for (const char* record :
-         {SavePackage::kCheckpointsDir, SavePackage::kMetricsFile, SavePackage::kOutputFile}) {
-      env->remove_tree(path::join(copy, record));
-    }
-    EXPECT_TRUE(write_file_atomically(env, path::join(copy, SavePackage::kIndexFile),
-                                      R"({"ckpt_consistent": [], "ckpt_fast": [], "ckpt_slow": []})")
-                    .is_ok());
-    Json args = Json::parse(read(path::join(copy, SavePackage::kArgsFile)));
-    merge_args(args, overrides);
-    EXPECT_TRUE(write_file_atomically(env, path::join(copy, SavePackage::kArgsFile), args.dump())
-                    .is_ok());
+    EXPECT_TRUE(testing::fresh_copy(package, copy, overrides).is_ok());
     return copy;
+  }
+
+  static pid_t start_worker(const std::string& package, const std::vector<std::string>& flags) {
+    return testing::start_worker(kBin + "/dlnest-worker", package, flags,
+                                 {SavePackage::kOutputFile});
   }
 
   static TempDir* dir_;
@@ -442,6 +374,70 @@ TEST_F(TrainE2ETest, ContinueNeedsACheckpoint) {
   EXPECT_NE(r.output.find("has no checkpoint"), std::string::npos) << r.output;
   const ProcessResult missing = dlnest({"continue", "-r", dir_->file("nowhere"), "--foreground"});
   EXPECT_NE(missing.output.find("no such folder"), std::string::npos) << missing.output;
+}
+
+TEST_F(TrainE2ETest, MistakesInArgsAreRefusedBeforeAnyUserCodeRuns) {
+  const std::string trained = run_toy(freq("mistakes", {{"epochs", 1}}));
+  const std::string worker = kBin + "/dlnest-worker";
+  const Json cases[][2] = {
+      {{{"runner_name", "NoSuchRunner"}},
+       "[dlnest] error: runner_name \"NoSuchRunner\" is not registered by the project "
+       "(registered: ToyRunner)"},
+      {{{"epochs", "ten"}}, "args.json: \"epochs\" must be a non-negative integer, got string"},
+  };
+  for (size_t i = 0; i < std::size(cases); ++i) {
+    Json overrides = cases[i][0];
+    overrides["record_hooks"] = true;
+    const std::string package = fresh_copy(trained, "mistake_" + std::to_string(i), overrides);
+    auto r = run_process({worker, "train", "--package", package}, "");
+    ASSERT_TRUE(r.is_ok());
+    EXPECT_EQ(r->exit_code, 1);
+    const std::string output = read(path::join(package, SavePackage::kOutputFile));
+    EXPECT_NE(output.find(cases[i][1].get<std::string>()), std::string::npos) << output;
+    EXPECT_FALSE(Env::default_env()->file_exists(path::join(package, "hooks.txt")))
+        << "no hook ran";
+  }
+}
+
+/// Trains `package` with its Checkpoints/ on a tmpfs of `bytes`, in a user and mount namespace
+/// of its own; what the tmpfs held is copied to `kept` before it goes. Exit 77: not permitted.
+ProcessResult train_on_small_disk(const std::string& package, size_t bytes,
+                                  const std::string& kept) {
+  const std::string script =
+      "mount -t tmpfs -o size=" + std::to_string(bytes) +
+      " tmpfs \"$1/Checkpoints\" || exit 77; \"$2\" train --package \"$1\"; rc=$?; "
+      "cp -a \"$1/Checkpoints/.\" \"$3\"; exit $rc";
+  auto r = run_process({"unshare", "-rm", "sh", "-c", script, "sh", package,
+                        kBin + "/dlnest-worker", kept},
+                       "");
+  return r.is_ok() ? *r : ProcessResult{77, r.status().message()};
+}
+
+TEST_F(TrainE2ETest, AFullDiskFailsTheSaveNamingTheFileAndKeepsTheCheckpointsBefore) {
+  const std::string trained = run_toy(freq("full_disk", {{"epochs", 3}}));
+  Env* env = Env::default_env();
+  const size_t page = 4096;
+  const size_t pages = (read(checkpoint_file(trained, 0)).size() + page - 1) / page;
+  const std::string package = fresh_copy(trained, "full_disk");
+  const std::string kept = dir_->file("full_disk_kept");
+  ASSERT_TRUE(env->create_dirs(path::join(package, SavePackage::kCheckpointsDir)).is_ok());
+  ASSERT_TRUE(env->create_dirs(kept).is_ok());
+  // Room for one checkpoint, not for two.
+  const ProcessResult r = train_on_small_disk(package, (pages + pages / 2) * page, kept);
+  if (r.exit_code == 77) GTEST_SKIP() << "no tmpfs in a user namespace here: " << r.output;
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  const std::string output = read(path::join(package, SavePackage::kOutputFile));
+  EXPECT_NE(output.find("[dlnest] error: stage SaveModel (epoch 1): cannot save checkpoint: "
+                        "cannot write " +
+                        path::join(package, "Checkpoints/state_1.ckpt.tmp") +
+                        ": No space left on device"),
+            std::string::npos)
+      << output;
+  auto names = env->list_dir(kept);
+  ASSERT_TRUE(names.is_ok());
+  EXPECT_EQ(*names, std::vector<std::string>{"state_0.ckpt"}) << "the temporary file is gone";
+  EXPECT_EQ(SavePackage::open(package)->checkpoints().tracks().ids(), std::vector<int>{0});
+  EXPECT_GT(load_checkpoint(path::join(kept, "state_0.ckpt")).size(), 10u);
 }
 
 }  // namespace
