@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "analyzer/command_channel.h"
 #include "dlnest/env.h"
 #include "dlnest/save_package.h"
 #include "env/regular_file.h"
@@ -240,6 +241,11 @@ void Dispatcher::apply_end(const TaskRecord& task, const TaskEnd& end,
   if (!s.is_ok()) {
     log_->add("[Error] ", "cannot record the end of " + task.id + ": " + s.message());
     return;
+  }
+  if (!end.restart) {
+    // An analysis task's socket and the commands that never reached it end with the task.
+    (void)Env::default_env()->remove_file(files_.analyzer_socket(task.id));
+    (void)Env::default_env()->remove_file(command_spool_path(files_.analyzer_socket(task.id)));
   }
   if (end.state == TaskState::kFinished) {
     log_->add("[Finished] ", task.id + " (" + task.package_dir + ")");

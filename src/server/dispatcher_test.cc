@@ -144,6 +144,19 @@ TEST_F(DispatcherTest, ExitsBecomeFinishedOrFailed) {
   EXPECT_EQ(task(bad).exit_code, 1);
 }
 
+TEST_F(DispatcherTest, AnEndedTaskLeavesNoSocketOrCommandSpoolBehind) {
+  const std::string id = add_cpu();
+  dispatcher_->run_once();
+  const std::string socket = dispatcher_->files().analyzer_socket(id);
+  std::ofstream(socket) << "";
+  std::ofstream(socket + ".queue") << "getAcc\n";
+  fake_->exit_task(id, 0);
+  dispatcher_->run_once();
+  ASSERT_EQ(task(id).state, TaskState::kFinished);
+  EXPECT_FALSE(Env::default_env()->file_exists(socket));
+  EXPECT_FALSE(Env::default_env()->file_exists(socket + ".queue"));
+}
+
 TEST_F(DispatcherTest, AFailedTaskRestartsWhileItHasRestartsLeft) {
   const std::string id = add_cpu(/*max_restarts=*/1);
   dispatcher_->run_once();

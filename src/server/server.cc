@@ -20,6 +20,7 @@
 #include <map>
 #include <thread>
 
+#include "dashboard/dashboard.h"
 #include "devices/probe_factory.h"
 #include "env/path.h"
 #include "project/project_builder.h"
@@ -337,6 +338,7 @@ class HttpServer : public Server {
     std::string given = req.get_header_value("X-DLNest-Token");
     const std::string auth = req.get_header_value("Authorization");
     if (given.empty() && auth.rfind("Bearer ", 0) == 0) given = auth.substr(7);
+    if (given.empty()) given = token_cookie(req);  // the dashboard's, beyond loopback
     return same_token(given, token_);
   }
 
@@ -599,6 +601,19 @@ class HttpServer : public Server {
       info["url"] = url();
       return info;
     });
+    route("/get_task_metrics", "GET", [this](const RequestParams& p) -> Result<Json> {
+      DLNEST_ASSIGN_OR_RETURN(TaskRecord task, known_task(p));
+      return task_metrics_reply(task.package_dir, p);
+    });
+    route("/get_task_progress", "GET", [this](const RequestParams& p) -> Result<Json> {
+      DLNEST_ASSIGN_OR_RETURN(TaskRecord task, known_task(p));
+      return task_progress_reply(task.package_dir);
+    });
+    install_dashboard(*http_, {[this](const httplib::Request& req, httplib::Response& res) {
+                                 return authorize(req, res);
+                               },
+                               [this](const std::string& t) { return same_token(t, token_); },
+                               tls()});
   }
 
   ServerOptions options_;
