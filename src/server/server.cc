@@ -46,7 +46,6 @@ constexpr int64_t kDefaultOutputBytes = 64 * 1024;
 constexpr int64_t kMaxOutputBytes = 4 << 20;
 /// The style of a "[DLNest Analyze Process] " line prefix (the original analyzer's 'app' style).
 constexpr const char* kAnalyzerPrefixStyle = "#2afa38 bold";
-constexpr int64_t kMaxOutputBytes = 4 << 20;
 
 // cpp-httplib's connection limits (docs/server.md, "HTTP limits"). A connection holds one thread
 // of the pool from accept until it closes, busy or not; the timeouts bound how long a client that
@@ -282,8 +281,8 @@ class HttpServer : public Server {
     send(res, 403, error_reply(s.message()));
     return httplib::Server::HandlerResponse::Handled;
   }
-  bool tls() const { return options_.tls.enabled(); }
 
+  bool tls() const { return options_.tls.enabled(); }
 
   static std::string too_large_message(const httplib::Request& req) {
     if (req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) == 0) {
@@ -460,8 +459,8 @@ class HttpServer : public Server {
   Result<Json> continue_train(const RequestParams& p) {
     ContinueSubmit s;
     DLNEST_ASSIGN_OR_RETURN(s.record_path, p.required("record_path"));
-    s.description = p.get("description");
     DLNEST_ASSIGN_OR_RETURN(s.checkpoint_id, p.get_int("checkpoint_ID", kLatestCheckpoint));
+    s.description = p.get("description");
     s.args_changes.freq_path = p.get("freq_path");
     s.args_changes.settings = p.get_all("set");
     DLNEST_ASSIGN_OR_RETURN(s.resources, train_resources(p));
@@ -676,13 +675,13 @@ Result<std::unique_ptr<Server>> Server::start(const ServerOptions& given) {
   manager_options.launch.dlnest_path = path::join(path::parent(options.worker_path), "dlnest");
   manager_options.launch.dlnest_cmake_dir = default_dlnest_cmake_dir();
   manager_options.probe = std::move(devices.probe);
+  manager_options.runner = std::move(devices.runner);
   manager_options.ledger = std::move(devices.ledger);
   if (!devices.ledger_status.is_ok()) {
     server->log()->add("[Warning] ", devices.ledger_status.message() +
                                          "; tasks are placed without the other servers' "
                                          "reservations");
   }
-  manager_options.runner = std::move(devices.runner);
   manager_options.delay_s = options.delay_s;
   manager_options.max_task_per_device = options.max_task_per_device;
   manager_options.end_tasks_on_exit = options.end_tasks_on_exit;
