@@ -219,6 +219,24 @@ TEST_F(TrainE2ETest, RunsInterruptedAnywhereContinueToTheUninterruptedResult) {
   std::cout << interrupts << " interrupts, stopped at" << where << std::endl;
 }
 
+TEST_F(TrainE2ETest, PeriodicSavesInsideAnEpochResumeExactly) {
+  const std::string straight = run_toy(freq("every_straight", {{"seed", 31}}));
+  const std::string periodic = run_toy(freq(
+      "every_steps", {{"seed", 31}, {"checkpoint_args", {{"every_steps", 2}}}}));
+  ASSERT_FALSE(periodic.empty());
+  // 6 steps an epoch: saves after steps 2 and 4, then at the epoch's end; the fast track keeps 8.
+  EXPECT_EQ(SavePackage::open(periodic)->checkpoints().tracks().ids(),
+            (std::vector<int>{4, 5, 6, 7, 8, 9, 10, 11}));
+  const auto inside = load_checkpoint(checkpoint_file(periodic, 6));
+  EXPECT_EQ(inside.at("dlnest_epoch").toInt(), 1);
+  EXPECT_EQ(inside.at("dlnest_next_iter").toInt(), 2);
+  expect_same_checkpoint(checkpoint_file(straight, -1), checkpoint_file(periodic, -1));
+
+  const ProcessResult resumed = dlnest({"continue", "-r", periodic, "-c", "6", "--foreground"});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  expect_same_checkpoint(checkpoint_file(straight, -1), checkpoint_file(periodic, 11));
+}
+
 TEST_F(TrainE2ETest, ASecondSignalEndsTheWorkerAtOnce) {
   const std::string package =
       fresh_copy(run_toy(freq("second", {{"epochs", 1}})), "second_signal", {{"step_ms", 3000}});
