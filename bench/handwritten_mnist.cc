@@ -4,12 +4,13 @@
 // of bench/training_bench.sh (docs/benchmarks.md, "Training speed").
 //
 //   handwritten_mnist [--data-root DIR] [--train-subset N] [--batch-size B] [--epochs E]
-//                     [--seed S] [--threads T] [--allocator tuned|default]
+//                     [--seed S] [--threads T] [--allocator tuned|default] [--device cpu|cuda]
 //
 // Prints one JSON line per epoch: {"epoch": e, "seconds": s, "minor_faults": f, "mean_loss": l}.
 // "seconds" is the wall time of the epoch's shuffle, batching and training steps, nothing else;
 // "minor_faults" the page faults the process took meanwhile (memory the allocator got back from
-// the kernel and touched again).
+// the kernel and touched again). On a GPU (--device cuda) each batch is copied to it, as the
+// template's DataLoader does.
 #include <malloc.h>
 #include <sys/resource.h>
 #include <torch/torch.h>
@@ -42,6 +43,7 @@ struct Options {
   uint64_t seed = 0;
   int threads = 0;  ///< 0: libtorch's default
   std::string allocator = "tuned";
+  std::string device = "cpu";
 };
 
 /// The gunzipped bytes of `path`.
@@ -115,8 +117,9 @@ double train_epoch(MNISTCNN& model, torch::optim::Adam& adam, const torch::Tenso
     const size_t end = std::min(order.size(), begin + static_cast<size_t>(o.batch_size));
     const torch::Tensor index =
         torch::tensor(std::vector<int64_t>(order.begin() + begin, order.begin() + end));
-    const torch::Tensor x = images.index_select(0, index);
-    const torch::Tensor y = labels.index_select(0, index);
+    const torch::Device device(o.device);
+    const torch::Tensor x = images.index_select(0, index).to(device);
+    const torch::Tensor y = labels.index_select(0, index).to(device);
     torch::Tensor loss = torch::nn::functional::cross_entropy(model->forward(x), y);
     adam.zero_grad();
     loss.backward();
@@ -138,6 +141,7 @@ void run(const Options& o) {
   torch::manual_seed(o.seed);
   const auto [images, labels] = load_train(o);
   MNISTCNN model(32, 64, 3, 128, 0.25, 10);
+  model->to(torch::Device(o.device));
   torch::optim::Adam adam(model->parameters(), torch::optim::AdamOptions(1e-3));
   torch::optim::StepLR step_lr(adam, 2, 0.5);
   for (int epoch = 0; epoch < o.epochs; ++epoch) {
@@ -166,6 +170,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", o.threads, "intra-op threads (0: libtorch's default)");
   app.add_option("--allocator", o.allocator, "tuned: dlnest-worker's mallopt settings")
       ->check(CLI::IsMember({"tuned", "default"}));
+  app.add_option("--device", o.device, "where to train")->check(CLI::IsMember({"cpu", "cuda"}));
   CLI11_PARSE(app, argc, argv);
   if (o.allocator == "tuned") {
     mallopt(M_MMAP_THRESHOLD, kMmapThreshold);

@@ -66,22 +66,34 @@ def load_train(root, subset):
     return images, torch.from_numpy(labels.astype(np.int64))
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(description):
+    """The command line of this script and of lightning_mnist.py."""
+    p = argparse.ArgumentParser(description=description)
     p.add_argument("--data-root", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--train-subset", type=int, default=12800)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="intra-op threads (0: torch's default)")
-    a = p.parse_args()
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                   help="where to train (on a GPU each batch is copied to it)")
+    return p.parse_args()
+
+
+def make_loader(a):
+    """Sets the threads and the seed, and returns the shuffling loader of the training subset."""
     if a.threads > 0:
         torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     images, labels = load_train(a.data_root, a.train_subset)
-    loader = torch.utils.data.DataLoader(
+    return torch.utils.data.DataLoader(
         torch.utils.data.TensorDataset(images, labels), batch_size=a.batch_size, shuffle=True)
-    model = MNISTCNN()
+
+
+def main():
+    a = parse_args(__doc__.splitlines()[0])
+    loader = make_loader(a)
+    model = MNISTCNN().to(a.device)
     adam = torch.optim.Adam(model.parameters(), lr=1e-3)
     step_lr = torch.optim.lr_scheduler.StepLR(adam, 2, 0.5)
     for epoch in range(a.epochs):
@@ -90,6 +102,7 @@ def main():
         model.train()
         mean_loss = 0.0
         for i, (x, y) in enumerate(loader):
+            x, y = x.to(a.device), y.to(a.device)
             loss = F.cross_entropy(model(x), y)
             adam.zero_grad()
             loss.backward()

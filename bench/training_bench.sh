@@ -7,6 +7,8 @@
 #   cpp_default   bench/handwritten_mnist with glibc's default allocator settings
 #   python        bench/python_mnist.py under /usr/bin/python3 (Debian's python3-torch)
 #   python_tuned  the same with dlnest-worker's allocator settings (MALLOC_*_ environment)
+#   lightning     bench/lightning_mnist.py: the same in PyTorch Lightning, under $LIGHTNING_PYTHON
+#                 (not in the default VARIANTS)
 # The variants run interleaved (in that order, REPS times); the first epoch of every run is warm-up
 # and not counted. Then, unless ALLOC_CHECK=0, python and python_tuned run again on a smaller
 # subset (ALLOC_SUBSET images), where glibc's default settings page-fault at every step.
@@ -21,6 +23,12 @@
 #   ALLOC_CHECK=1
 #   BUILD=build  the configured build folder
 #   RESULTS=     also copy the raw per-epoch results (TSV) to this file
+#   DEVICE=cpu   cuda: train every variant on GPU 0 (scripts/gpu_check.sh)
+#   VARIANTS="dlnest dlnest_w0 cpp_tuned cpp_default python python_tuned"
+#                the variants to run, in this order
+#   PYTHON=/usr/bin/python3   the Python of the python variants (it must have torch)
+#   LIGHTNING_PYTHON=$PYTHON  the Python of the lightning variant
+#   DATA_ROOT=/usr/share/datasets/fashion-mnist
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,8 +42,12 @@ THREADS=${THREADS:-1}
 W0=${W0:-1}
 ALLOC_CHECK=${ALLOC_CHECK:-1}
 BUILD=${BUILD:-build}
-PYTHON=/usr/bin/python3
-DATA_ROOT=/usr/share/datasets/fashion-mnist
+DEVICE=${DEVICE:-cpu}
+VARIANTS=${VARIANTS:-dlnest dlnest_w0 cpp_tuned cpp_default python python_tuned}
+((W0)) || VARIANTS=${VARIANTS//dlnest_w0/}
+PYTHON=${PYTHON:-/usr/bin/python3}
+LIGHTNING_PYTHON=${LIGHTNING_PYTHON:-$PYTHON}
+DATA_ROOT=${DATA_ROOT:-/usr/share/datasets/fashion-mnist}
 # dlnest-worker's mallopt values (src/worker/main.cc), for the python_tuned variant.
 TUNED_MALLOC=(MALLOC_MMAP_THRESHOLD_=$((32 * 1024 * 1024))
   MALLOC_TRIM_THRESHOLD_=$((1024 * 1024 * 1024)))
@@ -43,6 +55,8 @@ TUNED_MALLOC=(MALLOC_MMAP_THRESHOLD_=$((32 * 1024 * 1024))
 echo "== building dlnest, dlnest-worker and handwritten_mnist"
 ninja -C "$BUILD" dlnest dlnest-worker dlnest_sdk handwritten_mnist >/dev/null
 "$PYTHON" -c 'import torch' || { echo "$PYTHON has no torch (apt install python3-torch)"; exit 1; }
+gpu_flags=()
+[[ $DEVICE == cuda ]] && gpu_flags=(--gpu 0)
 default_threads=$(env -u OMP_NUM_THREADS -u MKL_NUM_THREADS "$PYTHON" -c \
   'import torch; print(torch.get_num_threads())')
 cpus=$(env -u OMP_NUM_THREADS nproc)
@@ -67,7 +81,7 @@ freq_file() {
     printf '{"epochs": %d, "train_subset": %d, "test_subset": %d, "batch_size": %d,' \
       "$1" "$2" "$TEST_SUBSET" "$BATCH_SIZE"
     [[ -n ${3:-} ]] && printf ' "workers": %d,' "$3"
-    printf ' "life_cycle_name": "TimedLifeCycle"}\n'
+    printf ' "data_root": "%s", "life_cycle_name": "TimedLifeCycle"}\n' "$DATA_ROOT"
   } >"$file"
   echo "$file"
 }
@@ -81,7 +95,7 @@ run_dlnest() {
   local name=$2_rep$1 freq
   freq=$(freq_file "$EPOCHS" "$TRAIN_SUBSET" "${3:-}")
   "$BUILD/bin/dlnest" run -c "$project/root_config.json" -f "$freq" --sd -d "$name" \
-    --foreground >"$work/$name.log" 2>&1 || { cat "$work/$name.log"; exit 1; }
+    --foreground "${gpu_flags[@]}" >"$work/$name.log" 2>&1 || { cat "$work/$name.log"; exit 1; }
   record "$2" "$1" "$TRAIN_SUBSET" <"$project/Saves/$name/metrics.jsonl"
   sed -n "s/^\[training_bench\] //p" "$work/$name.log" | record "$2_stage" "$1" "$TRAIN_SUBSET"
 }
@@ -89,30 +103,44 @@ run_dlnest() {
 # run_cpp REP ALLOCATOR
 run_cpp() {
   "$BUILD/bin/handwritten_mnist" --data-root "$DATA_ROOT" --train-subset "$TRAIN_SUBSET" \
-    --batch-size "$BATCH_SIZE" --epochs "$EPOCHS" --threads "$THREADS" --allocator "$2" |
+    --batch-size "$BATCH_SIZE" --epochs "$EPOCHS" --threads "$THREADS" --allocator "$2" \
+    --device "$DEVICE" |
     record "cpp_$2" "$1" "$TRAIN_SUBSET"
 }
 
 # run_python REP VARIANT SUBSET [ENV...]
 run_python() {
-  env "${@:4}" "$PYTHON" bench/python_mnist.py --data-root "$DATA_ROOT" --train-subset "$3" \
-    --batch-size "$BATCH_SIZE" --epochs "$EPOCHS" --threads "$THREADS" | record "$2" "$1" "$3"
+  local python=$PYTHON script=bench/python_mnist.py
+  [[ $2 == lightning ]] && python=$LIGHTNING_PYTHON script=bench/lightning_mnist.py
+  env "${@:4}" "$python" "$script" --data-root "$DATA_ROOT" --train-subset "$3" \
+    --batch-size "$BATCH_SIZE" --epochs "$EPOCHS" --threads "$THREADS" --device "$DEVICE" |
+    grep '^{"epoch"' | record "$2" "$1" "$3"  # Lightning prints more than its epochs
 }
 
 step() { echo "== $(date +%T) $* (load average $(cut -d' ' -f1 /proc/loadavg))"; }
 
 echo "== building the project's plugin (a one-batch dlnest run, not timed)"
 "$BUILD/bin/dlnest" run -c "$project/root_config.json" -f "$(freq_file 1 "$BATCH_SIZE")" \
-  --sd -d warmup --foreground >"$work/warmup.log" 2>&1 || { cat "$work/warmup.log"; exit 1; }
+  --sd -d warmup --foreground "${gpu_flags[@]}" >"$work/warmup.log" 2>&1 || { cat "$work/warmup.log"; exit 1; }
+
+# run_variant REP VARIANT
+run_variant() {
+  case $2 in
+    dlnest) run_dlnest "$1" dlnest ;;
+    dlnest_w0) run_dlnest "$1" dlnest_w0 0 ;;
+    cpp_tuned) run_cpp "$1" tuned ;;
+    cpp_default) run_cpp "$1" default ;;
+    python) run_python "$1" python "$TRAIN_SUBSET" ;;
+    python_tuned) run_python "$1" python_tuned "$TRAIN_SUBSET" "${TUNED_MALLOC[@]}" ;;
+    lightning) run_python "$1" lightning "$TRAIN_SUBSET" ;;
+    *) echo "training_bench: unknown variant '$2'"; exit 1 ;;
+  esac
+}
 
 for rep in $(seq 1 "$REPS"); do
-  step "repetition $rep/$REPS: dlnest" && run_dlnest "$rep" dlnest
-  if ((W0)); then step "repetition $rep/$REPS: dlnest_w0" && run_dlnest "$rep" dlnest_w0 0; fi
-  step "repetition $rep/$REPS: cpp_tuned" && run_cpp "$rep" tuned
-  step "repetition $rep/$REPS: cpp_default" && run_cpp "$rep" default
-  step "repetition $rep/$REPS: python" && run_python "$rep" python "$TRAIN_SUBSET"
-  step "repetition $rep/$REPS: python_tuned" &&
-    run_python "$rep" python_tuned "$TRAIN_SUBSET" "${TUNED_MALLOC[@]}"
+  for variant in $VARIANTS; do
+    step "repetition $rep/$REPS: $variant" && run_variant "$rep" "$variant"
+  done
 done
 if ((ALLOC_CHECK)); then
   for rep in 1 2; do
@@ -125,7 +153,7 @@ fi
 
 [[ -n ${RESULTS:-} ]] && cp "$results" "$RESULTS"
 echo
-echo "$cpus CPUs, load average now $(cut -d' ' -f1-3 /proc/loadavg); intra-op threads $THREADS" \
+echo "device $DEVICE; $cpus CPUs, load average now $(cut -d' ' -f1-3 /proc/loadavg); intra-op threads $THREADS" \
   "(libtorch's default here: $default_threads)"
 echo "$TRAIN_SUBSET images in batches of $BATCH_SIZE, $EPOCHS epochs per run (the first not" \
   "counted), $REPS repetitions"

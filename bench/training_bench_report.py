@@ -25,6 +25,7 @@ ROWS = [
     ("cpp_default", "C++ loop, glibc default", "handwritten_mnist --allocator default"),
     ("python", "Python loop", "python_mnist.py (DataLoader + TensorDataset)"),
     ("python_tuned", "Python loop, tuned malloc", "the same, MALLOC_*_ = the worker's mallopt"),
+    ("lightning", "PyTorch Lightning", "lightning_mnist.py: Trainer.fit, no logger/checkpoint"),
     ("python_small", "Python loop, small subset", "allocator check: python, fewer images"),
     ("python_tuned_small", "Python tuned, small subset", "allocator check: python_tuned"),
 ]
@@ -44,6 +45,9 @@ RATIOS = [
     ("python", "python_tuned", "Python / Python tuned", None, ""),
     ("python_tuned", "cpp_tuned", "Python tuned / C++ tuned", None, ""),
     ("python_small", "python_tuned_small", "small: Python / Python tuned", None, ""),
+    ("lightning", "python", "Lightning / Python", None, ""),
+    ("lightning", "dlnest:OneEpoch", "Lightning / DLNest training", None, ""),
+    ("lightning", "cpp_tuned", "Lightning / C++ tuned", None, ""),
 ]
 
 
