@@ -12,6 +12,7 @@ packages=(
   python3-torch
   dataset-fashion-mnist
   debootstrap
+  chromium chromium-driver python3-selenium
 )
 
 missing=()
