@@ -433,7 +433,8 @@ TEST_F(ServerTest, ANonLoopbackServerWithoutTlsNeedsInsecure) {
   options.worker_path = std::string(DLNEST_BIN_DIR) + "/dlnest-worker";
   auto refused = Server::start(options);
   ASSERT_FALSE(refused.is_ok());
-  EXPECT_NE(refused.status().message().find("Pass --insecure"), std::string::npos)
+  EXPECT_NE(refused.status().message().find("--tls-cert and --tls-key, or pass --insecure"),
+            std::string::npos)
       << refused.status().message();
   options.insecure = true;
   server_ = start(options);
