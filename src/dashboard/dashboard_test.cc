@@ -9,6 +9,7 @@
 #include <string>
 
 #include "dashboard/assets.h"
+#include "server/in_process_server_test_util.h"
 #include "server/server.h"
 #include "testing/temp_dir.h"
 
@@ -27,10 +28,7 @@ class DashboardTest : public ::testing::Test {
     ServerOptions options;
     options.host = host;
     options.insecure = true;  // beyond loopback without TLS, for the token rules only
-    options.port = 0;
-    options.quiet = true;
-    options.state_dir = dir_.file("state");
-    options.simulated_gpus = "sim:1000";
+    testing::use_test_defaults(&options, dir_.file("state"));
     auto server = Server::start(options);
     ASSERT_TRUE(server.is_ok()) << server.status().message();
     server_ = std::move(server).value();

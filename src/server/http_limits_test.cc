@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "server/in_process_server_test_util.h"
 #include "server/server.h"
 #include "testing/temp_dir.h"
 
@@ -45,20 +46,6 @@ constexpr double kSynRetransmitS = 1;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-/// A raw TCP connection to 127.0.0.1:`port`; -1 when it cannot connect.
-int connect_raw(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
 }
 
 /// What the server did on a connection, in seconds from when the watch began; -1: not yet.
@@ -127,10 +114,7 @@ class HttpLimitsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ServerOptions options;
-    options.port = 0;
-    options.quiet = true;
-    options.state_dir = dir_.file("state");
-    options.simulated_gpus = "sim:1000";
+    testing::use_test_defaults(&options, dir_.file("state"));
     auto server = Server::start(options);
     ASSERT_TRUE(server.is_ok()) << server.status().message();
     server_ = std::move(server).value();
@@ -145,7 +129,7 @@ class HttpLimitsTest : public ::testing::Test {
   void stall_clients(int n) {
     const std::string half = "GET /get_task_info HTTP/1.1\r\n";
     for (int i = 0; i < n; ++i) {
-      const int fd = connect_raw(server_->port());
+      const int fd = testing::connect_loopback(server_->port());
       ASSERT_GE(fd, 0) << "connection " << i << " refused";
       ASSERT_EQ(::send(fd, half.data(), half.size(), MSG_NOSIGNAL), ssize_t(half.size()));
       raw_.push_back(fd);
@@ -183,7 +167,7 @@ TEST_F(HttpLimitsTest, StalledClientsDoNotStarveOthers) {
 
 TEST_F(HttpLimitsTest, StalledAndIdleConnectionsAreClosedAfterTheTimeouts) {
   stall_clients(1);
-  const int idle = connect_raw(server_->port());
+  const int idle = testing::connect_loopback(server_->port());
   ASSERT_GE(idle, 0);
   raw_.push_back(idle);
   const std::vector<ServerSide> sides = watch(raw_, kReadTimeoutS + kKeepAliveTimeoutS + kSlackS);

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "dlnest/config.h"
+#include "server/in_process_server_test_util.h"
 #include "server/server.h"
 #include "testing/temp_dir.h"
 #include "testing/watchdog.h"
@@ -28,11 +29,8 @@ class RequestFilesTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ServerOptions options;
-    options.port = 0;
-    options.quiet = true;
+    testing::use_test_defaults(&options, dir_.file("state"));
     options.delay_s = 0.5;
-    options.state_dir = dir_.file("state");
-    options.simulated_gpus = "sim:1000";
     auto server = Server::start(options);
     ASSERT_TRUE(server.is_ok()) << server.status().message();
     server_ = std::move(server).value();

@@ -16,6 +16,7 @@
 
 #include "dlnest/config.h"
 #include "env/path.h"
+#include "server/in_process_server_test_util.h"
 #include "server/server.h"
 #include "testing/temp_dir.h"
 
@@ -32,15 +33,8 @@ struct RawReply {
 /// Sends `request` as it is over a new connection and reads the reply until the server closes.
 RawReply send_raw(int port, const std::string& request) {
   RawReply reply;
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return reply;
-  }
+  const int fd = testing::connect_loopback(port);
+  if (fd < 0) return reply;
   ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
   std::string all;
   char buf[4096];
@@ -61,10 +55,7 @@ class RequestGuardServerTest : public ::testing::Test {
   }
 
   Result<std::unique_ptr<Server>> start(ServerOptions options = {}) {
-    options.port = 0;
-    options.quiet = true;
-    options.state_dir = dir_.file("state");
-    options.simulated_gpus = "sim:1000";
+    testing::use_test_defaults(&options, dir_.file("state"));
     return Server::start(options);
   }
 

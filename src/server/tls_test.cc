@@ -8,6 +8,7 @@
 #include <string>
 
 #include "client/api_client.h"
+#include "server/in_process_server_test_util.h"
 #include "server/server.h"
 #include "testing/temp_dir.h"
 
@@ -33,10 +34,7 @@ class TlsTest : public ::testing::Test {
 
   ServerOptions options() {
     ServerOptions o;
-    o.port = 0;
-    o.quiet = true;
-    o.state_dir = dir_.file("state");
-    o.simulated_gpus = "sim:1000";
+    testing::use_test_defaults(&o, dir_.file("state"));
     o.tls = TlsFiles{cert_, key_};
     return o;
   }
