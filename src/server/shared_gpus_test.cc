@@ -40,11 +40,6 @@ struct ServerSetup {
   bool use_ledger = true;
 };
 
-bool is_ended(TaskState state) {
-  return state == TaskState::kFinished || state == TaskState::kFailed ||
-         state == TaskState::kKilled;
-}
-
 /// Reads one line from `fd`; "" at end of file.
 std::string read_line(int fd) {
   std::string line;

@@ -325,7 +325,7 @@ Status StateStore::mark_started(const std::string& id, TaskState to, int pid,
 
 Status StateStore::mark_ended(const std::string& id, TaskState state, std::optional<int> exit_code,
                               const std::string& error) {
-  if (state != TaskState::kFinished && state != TaskState::kFailed && state != TaskState::kKilled) {
+  if (!is_ended(state)) {
     return Status::invalid_argument(std::string("a task cannot end in state ") +
                                     task_state_name(state));
   }

@@ -24,6 +24,12 @@ enum class TaskType { kTrain, kAnalyze };
 /// are terminal; Failed may go back to Pending when the task is restarted.
 enum class TaskState { kPending, kBuilding, kRunning, kFinished, kFailed, kKilled };
 
+/// Whether a task in `state` has ended: Finished, Failed or Killed.
+inline bool is_ended(TaskState state) {
+  return state == TaskState::kFinished || state == TaskState::kFailed ||
+         state == TaskState::kKilled;
+}
+
 /// "Train" / "Analyze", as the original names them.
 const char* task_type_name(TaskType type);
 /// "Pending", "Building", "Running", "Finished", "Failed" or "Killed".
