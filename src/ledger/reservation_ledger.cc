@@ -128,7 +128,8 @@ FileLedger::FileLedger(std::string dir, int dir_fd)
     : dir_(std::move(dir)),
       dir_fd_(dir_fd),
       entry_(dir_ + "/" + kEntryPrefix + std::to_string(::getuid()) + "-" +
-             std::to_string(::getpid()) + kEntrySuffix) {}
+             std::to_string(::getpid()) + kEntrySuffix),
+      start_ticks_(own_start_ticks()) {}
 
 FileLedger::~FileLedger() {
   if (published_) ::unlinkat(dir_fd_, entry_.substr(dir_.size() + 1).c_str(), 0);
@@ -235,7 +236,7 @@ Status FileLedger::publish(const std::vector<Reservation>& mine) {
   }
   const Json entry = {{"uid", ::getuid()},
                       {"pid", ::getpid()},
-                      {"start_ticks", own_start_ticks()},
+                      {"start_ticks", start_ticks_},
                       {"reservations", std::move(list)}};
   const std::string text = entry.dump() + "\n";
   const std::string name = entry_.substr(dir_.size() + 1);

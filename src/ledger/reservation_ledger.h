@@ -88,6 +88,7 @@ class FileLedger : public ReservationLedger {
   bool locked_ = false;
   std::string entry_;   // <dir>/server-<uid>-<pid>.json
   bool published_ = false;
+  uint64_t start_ticks_;  // this process's start time, which readers check the pid against
 };
 
 }  // namespace dlnest
