@@ -39,6 +39,15 @@ class TensorSource final : public BatchSource {
   std::vector<torch::Tensor> tensors_;
 };
 
+/// DataLoaderOptions::workers: choose the number from the intra-op thread count.
+inline constexpr int kAutoWorkers = -1;
+
+/// The loader's background threads for `intra_op_threads` (at::get_num_threads()): 0 for one
+/// intra-op thread, where assembling a batch on the training thread is cheaper than handing it
+/// over (docs/benchmarks.md), and 1 for more, where it hides the wait of the gather's parallel
+/// region behind the step.
+int default_loader_workers(int intra_op_threads);
+
 struct DataLoaderOptions {
   DataLoaderOptions(int64_t batch_size = 32) : batch_size_(batch_size) {}  // NOLINT
   TORCH_ARG(int64_t, batch_size);
@@ -46,7 +55,9 @@ struct DataLoaderOptions {
   TORCH_ARG(bool, shuffle) = false;
   TORCH_ARG(uint64_t, seed) = 0;
   /// Background threads assembling batches; 0 assembles them on the caller's thread.
-  TORCH_ARG(int, workers) = 2;
+  /// kAutoWorkers (the default): default_loader_workers() of libtorch's intra-op thread count
+  /// when the loader is constructed; options().workers() then says how many were chosen.
+  TORCH_ARG(int, workers) = kAutoWorkers;
   /// Batches assembled ahead of the one in use.
   TORCH_ARG(int, prefetch) = 4;
   TORCH_ARG(bool, drop_last) = false;

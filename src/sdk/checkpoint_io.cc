@@ -1,6 +1,7 @@
 #include "sdk/checkpoint_io.h"
 
 #include <ATen/Context.h>
+#include <torch/version.h>
 
 namespace dlnest {
 
@@ -8,6 +9,16 @@ namespace {
 
 /// 2 added dlnest_next_iter and rng_ranks; format 1 reads as a checkpoint at an epoch's end.
 constexpr int64_t kFormatVersion = 2;
+
+/// The libtorch that wrote the checkpoint, e.g. "2.11.0" (optional: older checkpoints lack it).
+constexpr char kLibtorchKey[] = "dlnest_libtorch";
+
+/// libtorch 2.2 and later read an optimizer's saved state keys as decimal numbers (the addresses
+/// of the parameters when it was saved); 2.1 and older wrote them as hexadecimal ("0x5643..."),
+/// which the newer reader turns into 0 for every parameter, leaving null states that the next
+/// step() dereferences. Older readers compare the keys as strings and read both forms.
+constexpr bool kReadsDecimalStateKeys =
+    TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 2);
 
 std::string read_string(torch::serialize::InputArchive& archive, const std::string& key) {
   c10::IValue value;
@@ -104,6 +115,45 @@ void write_optimizers(torch::serialize::OutputArchive& archive, const Runner& ru
   archive.write("optimizers", all);
 }
 
+/// True when the saved state of one optimizer (`Optimizer::save`) is keyed the way libtorch 2.1
+/// and older wrote it, by hexadecimal addresses. An empty state (no step taken) is not.
+bool has_hexadecimal_state_keys(torch::serialize::InputArchive& optimizer) {
+  torch::serialize::InputArchive state;
+  if (!optimizer.try_read("state", state)) return false;
+  for (const std::string& key : state.keys()) {
+    if (key.rfind("0x", 0) == 0) return true;
+  }
+  return false;
+}
+
+/// Refuses, before anything is loaded, a checkpoint whose optimizer state this libtorch would
+/// load wrongly (and then crash on at the next step), naming the file, the optimizer and both
+/// libtorch versions.
+void check_optimizers_readable(torch::serialize::InputArchive& archive, const std::string& file,
+                               const Runner& runner) {
+  if (!kReadsDecimalStateKeys) return;
+  torch::serialize::InputArchive all;
+  if (!archive.try_read("optimizers", all)) return;
+  c10::IValue recorded;
+  const std::string writer =
+      archive.try_read(kLibtorchKey, recorded) && recorded.isString()
+          ? "libtorch " + recorded.toStringRef()
+          : "libtorch 2.1 or older (the checkpoint does not record its libtorch; e.g. Debian's "
+            "1.13)";
+  for (const auto& entry : runner.optimizers()) {
+    const std::string& name = entry.first;
+    torch::serialize::InputArchive one;
+    if (!all.try_read(name, one)) continue;  // read_optimizers() names it
+    TORCH_CHECK(!has_hexadecimal_state_keys(one), file, ": the state of optimizer '", name,
+                "' was saved under ", writer, ", and this is libtorch ", TORCH_VERSION,
+                ", which cannot load an optimizer state saved before libtorch 2.2 (it would "
+                "crash at the next step). Continue this run with a DLNest built against "
+                "libtorch 2.1 or older, or take its module weights, which load under any "
+                "libtorch, into a new run (docs/training.md, \"Checkpoints across libtorch "
+                "versions\")");
+  }
+}
+
 void read_optimizers(torch::serialize::InputArchive& archive, Runner& runner) {
   torch::serialize::InputArchive all;
   archive.read("optimizers", all);
@@ -138,6 +188,7 @@ Status write_checkpoint(WritableFile& out, const Runner& runner, const Dataset& 
                         const LifeCycle& life_cycle, const TrainProgress& progress) {
   torch::serialize::OutputArchive archive;
   archive.write("dlnest_format", c10::IValue(kFormatVersion));
+  archive.write(kLibtorchKey, c10::IValue(std::string(TORCH_VERSION)));
   archive.write("dlnest_epoch", c10::IValue(static_cast<int64_t>(progress.finished_epoch)));
   archive.write("dlnest_next_iter", c10::IValue(progress.next_iter));
   archive.write("dlnest_log", c10::IValue(progress.log.dump()));
@@ -182,6 +233,7 @@ TrainProgress read_checkpoint(const std::string& file, const torch::Device& devi
   archive.read("dlnest_format", format);
   TORCH_CHECK(format.toInt() >= 1 && format.toInt() <= kFormatVersion, file,
               ": checkpoint format ", format.toInt(), ", this runtime reads 1 to ", kFormatVersion);
+  check_optimizers_readable(archive, file, runner);
   torch::serialize::InputArchive modules;
   archive.read("modules", modules);
   for (const auto& [name, module] : runner.modules()) {

@@ -1,5 +1,7 @@
 #include "dlnest/data_loader.h"
 
+#include <ATen/Parallel.h>
+
 #include <random>
 
 namespace dlnest {
@@ -22,13 +24,20 @@ Batch TensorSource::get_batch(const std::vector<int64_t>& indices) const {
   return batch;
 }
 
+int default_loader_workers(int intra_op_threads) { return intra_op_threads > 1 ? 1 : 0; }
+
 DataLoader::DataLoader(std::shared_ptr<BatchSource> source, DataLoaderOptions options)
     : source_(std::move(source)), options_(options) {
   TORCH_CHECK(source_ != nullptr, "DataLoader needs a source");
   TORCH_CHECK(options_.batch_size() > 0, "DataLoader: batch_size must be positive, got ",
               options_.batch_size());
-  TORCH_CHECK(options_.workers() >= 0 && options_.prefetch() >= 1,
-              "DataLoader: workers must be >= 0 and prefetch >= 1");
+  TORCH_CHECK((options_.workers() >= 0 || options_.workers() == kAutoWorkers) &&
+                  options_.prefetch() >= 1,
+              "DataLoader: workers must be >= 0 (or kAutoWorkers) and prefetch >= 1, got workers ",
+              options_.workers(), " and prefetch ", options_.prefetch());
+  if (options_.workers() == kAutoWorkers) {
+    options_.workers(default_loader_workers(at::get_num_threads()));
+  }
 }
 
 DataLoader::~DataLoader() { stop_workers(); }

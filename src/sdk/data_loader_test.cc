@@ -1,5 +1,6 @@
 #include "dlnest/data_loader.h"
 
+#include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -107,8 +108,30 @@ TEST(DataLoaderTest, ShardsSplitTheDataAndPadToEqualLength) {
   for (int64_t i = 0; i < 10; ++i) EXPECT_GE(all.count(i), 1u) << i;
 }
 
+TEST(DataLoaderTest, DefaultWorkersFollowTheIntraOpThreads) {
+  EXPECT_EQ(default_loader_workers(1), 0) << "one intra-op thread: no hand-off";
+  EXPECT_EQ(default_loader_workers(0), 0);
+  EXPECT_EQ(default_loader_workers(2), 1);
+  EXPECT_EQ(default_loader_workers(16), 1);
+
+  const int threads = at::get_num_threads();
+  for (int intra_op : {1, 2}) {
+    at::set_num_threads(intra_op);
+    ASSERT_EQ(at::get_num_threads(), intra_op);
+    DataLoader automatic(numbers(10), DataLoaderOptions(4));
+    EXPECT_EQ(automatic.options().workers(), default_loader_workers(intra_op)) << intra_op;
+    EXPECT_EQ(epoch_batches(automatic, 0).size(), 3u);
+    DataLoader explicit_workers(numbers(10), DataLoaderOptions(4).workers(3));
+    EXPECT_EQ(explicit_workers.options().workers(), 3) << "an explicit setting is kept";
+    DataLoader none(numbers(10), DataLoaderOptions(4).workers(0));
+    EXPECT_EQ(none.options().workers(), 0) << "an explicit setting is kept";
+  }
+  at::set_num_threads(threads);
+}
+
 TEST(DataLoaderTest, BadOptionsAreRejected) {
   EXPECT_THROW(DataLoader(numbers(4), DataLoaderOptions(0)), c10::Error);
+  EXPECT_THROW(DataLoader(numbers(4), DataLoaderOptions(2).workers(-2)), c10::Error);
   EXPECT_THROW(TensorSource({torch::zeros({3}), torch::zeros({4})}), c10::Error);
   DataLoader loader(numbers(4), DataLoaderOptions(2));
   EXPECT_THROW(loader.next(), c10::Error);

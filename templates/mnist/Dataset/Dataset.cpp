@@ -106,7 +106,8 @@ class MNISTDataset : public dlnest::Dataset {
     test_images.sub_(mean).div_(std);
 
     const int64_t batch_size = args.value("batch_size", int64_t{64});
-    const int workers = args.value("workers", 1);
+    // Background loader threads; by default chosen from the intra-op thread count.
+    const int workers = args.value("workers", dlnest::kAutoWorkers);
     dlnest::DatasetParts parts;
     parts.info = {{"classes", 10},
                   {"train_size", train_images.size(0)},
