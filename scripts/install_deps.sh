@@ -13,6 +13,7 @@ packages=(
   dataset-fashion-mnist
   debootstrap
   chromium chromium-driver python3-selenium
+  python3-aiosmtpd
 )
 
 missing=()

@@ -15,7 +15,7 @@ constexpr const char* kChildJsons = "child_jsons";
 const char* const kStringKeys[] = {"save_root",           "runner_name",       "dataset_name",
                                    "life_cycle_name",     "root_file_path",    "runner_file_path",
                                    "dataset_file_path",   "life_cycle_file_path"};
-const char* const kStringListKeys[] = {"other_file_paths", kChildJsons};
+const char* const kStringListKeys[] = {"other_file_paths", kChildJsons, "plugins"};
 const char* const kCheckpointKeys[] = {"max_ckpt_in_slow_track", "dilation_in_slow_track",
                                        "max_ckpt_in_fast_track", "max_ckpt_in_consistent_track",
                                        "every_steps"};
@@ -69,6 +69,24 @@ class ConfigLoader {
   std::vector<std::string> stack_;
   std::vector<std::string> files_;
 };
+
+/// "plugins_config" is an object of objects, keyed by plugin name.
+Status check_plugins_config(const Json& config, const std::string& file) {
+  if (!config.is_object()) {
+    return Status::invalid_argument(file +
+                                    ": \"plugins_config\" must be an object keyed by plugin "
+                                    "name, got " +
+                                    std::string(config.type_name()));
+  }
+  for (const auto& [name, options] : config.items()) {
+    if (!options.is_object()) {
+      return Status::invalid_argument(file + ": \"plugins_config\": \"" + name +
+                                      "\" must be an object of options, got " +
+                                      std::string(options.type_name()));
+    }
+  }
+  return Status::ok();
+}
 
 Status check_checkpoint_args(const Json& ckpt, const std::string& file) {
   if (!ckpt.is_object()) {
@@ -137,6 +155,10 @@ Status check_known_keys(const Json& object, const std::string& file) {
   if (seed != object.end() && !seed->is_number_unsigned()) {
     return Status::invalid_argument(file + ": \"seed\" must be a non-negative integer, got " +
                                     seed->dump());
+  }
+  auto plugins_config = object.find("plugins_config");
+  if (plugins_config != object.end()) {
+    DLNEST_RETURN_IF_ERROR(check_plugins_config(*plugins_config, file));
   }
   auto ckpt = object.find("checkpoint_args");
   if (ckpt != object.end()) return check_checkpoint_args(*ckpt, file);

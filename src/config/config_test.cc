@@ -221,6 +221,26 @@ TEST_F(ConfigTest, SymlinkToARegularFileIsFollowed) {
   EXPECT_EQ(quick_error(dir_.file("zero.json")), dir_.file("zero.json") + " is not a regular file");
 }
 
+TEST_F(ConfigTest, PluginsAreNamesAndPluginsConfigAnObjectOfObjects) {
+  dir_.write("root.json", R"({"plugins": ["LogInit"], "child_jsons": ["plugins_config.json"]})");
+  dir_.write("plugins_config.json",
+             R"({"plugins": ["LogInit", "MailsNote"], "plugins_config": {"MailsNote": {"port": 25}}})");
+  const Json args = load("root.json");
+  EXPECT_EQ(args["plugins"], Json({"LogInit", "MailsNote"}));
+  EXPECT_EQ(args["plugins_config"]["MailsNote"]["port"], 25);
+  dir_.write("a.json", R"({"plugins": "LogInit"})");
+  EXPECT_EQ(error_of("a.json"),
+            dir_.file("a.json") + ": \"plugins\" must be an array of strings, got \"LogInit\"");
+  dir_.write("b.json", R"({"plugins_config": []})");
+  EXPECT_EQ(error_of("b.json"), dir_.file("b.json") +
+                                    ": \"plugins_config\" must be an object keyed by plugin name, "
+                                    "got array");
+  dir_.write("c.json", R"({"plugins_config": {"LogInit": "INFO"}})");
+  EXPECT_EQ(error_of("c.json"), dir_.file("c.json") +
+                                    ": \"plugins_config\": \"LogInit\" must be an object of "
+                                    "options, got string");
+}
+
 TEST_F(ConfigTest, TopLevelMustBeAnObject) {
   dir_.write("root.json", "[1, 2]");
   EXPECT_EQ(error_of("root.json"),

@@ -11,6 +11,7 @@
 #include "sdk/checkpoint_io.h"
 #include "sdk/comm_group.h"
 #include "sdk/gradient_sync.h"
+#include "sdk/train_plugins.h"
 
 namespace dlnest {
 
@@ -133,13 +134,20 @@ class TrainLoop {
     life_cycle_ = make(life_cycle_registry(), args_, "life_cycle_name");
     runner_->place(assignment_, args_);
     life_cycle_->attach(runner_.get(), dataset_.get(), &args_);
-    stage(Stage::kAll, -1, -1, [&] {
-      stage(Stage::kDatasetInit, -1, -1, [&] { parts_ = dataset_->init(args_); });
-      stage(Stage::kModelInit, -1, -1, [&] { model_init(checkpoint); });
-      stage(Stage::kTrain, -1, -1, [&] { train(); });
-    });
-    // No rank leaves while another may still be talking to it.
-    if (comm_ != nullptr) guarded("end of training", [&] { comm_->barrier(); });
+    try {
+      guarded("start of training", [&] { plugins_.start(args_, plugin_context()); });
+      stage(Stage::kAll, -1, -1, [&] {
+        stage(Stage::kDatasetInit, -1, -1, [&] { parts_ = dataset_->init(args_); });
+        stage(Stage::kModelInit, -1, -1, [&] { model_init(checkpoint); });
+        stage(Stage::kTrain, -1, -1, [&] { train(); });
+      });
+      // No rank leaves while another may still be talking to it.
+      if (comm_ != nullptr) guarded("end of training", [&] { comm_->barrier(); });
+    } catch (const StageError& e) {
+      plugins_.abort(e.what());
+      throw;
+    }
+    guarded("end of training", [&] { plugins_.finish(); });
   }
 
  private:
@@ -147,10 +155,25 @@ class TrainLoop {
   void stage(Stage s, int epoch, int iter, Body&& body) {
     const StageInfo info{s, epoch, iter};
     const std::string label = where(info);
+    guarded(label, [&] { plugins_.before(info); });
     bool run = guarded(label, [&] { return life_cycle_->before(info); }) == Action::kRun;
     if (decided_by_rank_zero(s)) run = guarded(label, [&] { return agree(run); });
     if (run) guarded(label, body);
+    guarded(label, [&] { plugins_.after(info); });
     guarded(label, [&] { life_cycle_->after(info); });
+  }
+
+  /// What the plugins see of this run.
+  PluginContext plugin_context() {
+    PluginContext context;
+    context.args = &args_;
+    context.runner = runner_.get();
+    context.dataset = dataset_.get();
+    context.log = &log_;
+    context.package_dir = package_.root();
+    context.rank = assignment_.rank;
+    context.world_size = assignment_.world_size;
+    return context;
   }
 
   /// Rank 0's `decision`, on every rank: the LifeCycle's decisions must not split the ranks.
@@ -208,8 +231,10 @@ class TrainLoop {
         // Resumed inside the epoch: its before-hook ran before the interrupt, and the
         // generators are the checkpoint's.
         guarded(where({Stage::kOneEpoch, epoch, -1}), [&] { one_epoch(epoch, first); });
-        guarded(where({Stage::kOneEpoch, epoch, -1}),
-                [&] { life_cycle_->after({Stage::kOneEpoch, epoch, -1}); });
+        guarded(where({Stage::kOneEpoch, epoch, -1}), [&] {
+          plugins_.after({Stage::kOneEpoch, epoch, -1});
+          life_cycle_->after({Stage::kOneEpoch, epoch, -1});
+        });
       } else {
         if (comm_ != nullptr) torch::manual_seed(rank_seed(seed, assignment_.rank, epoch));
         stage(Stage::kOneEpoch, epoch, -1, [&] { one_epoch(epoch, 0); });
@@ -388,6 +413,7 @@ class TrainLoop {
   std::unique_ptr<Runner> runner_;
   std::unique_ptr<Dataset> dataset_;
   std::unique_ptr<LifeCycle> life_cycle_;
+  PluginSet plugins_;  // after the objects it points to: destroyed first
   DatasetParts parts_;
   Json log_ = Json::object();
   int finished_epoch_ = -1;
@@ -438,6 +464,7 @@ Result<TrainOutcome> run_training(const TrainRequest& request) {
   const Json& args = package->args();
   DLNEST_RETURN_IF_ERROR(check_known_keys(args, path::join(package->root(), SavePackage::kArgsFile)));
   DLNEST_RETURN_IF_ERROR(check_classes(args));
+  DLNEST_RETURN_IF_ERROR(check_plugins(args));
   DLNEST_ASSIGN_OR_RETURN(const CheckpointArgs checkpoint_args, CheckpointArgs::from_args(args));
   std::optional<std::string> checkpoint;
   if (request.resume) {
