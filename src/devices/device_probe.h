@@ -42,6 +42,17 @@ struct DeviceSnapshot {
   int gpu_count() const;
 };
 
+/// GPU memory one process holds on one GPU, as the driver reports it.
+struct ProcessMemoryUse {
+  int gpu = 0;
+  int pid = 0;
+  std::int64_t used_mb = 0;
+};
+
+/// The GPU memory of the processes in `pids`, summed over every GPU, in MB.
+std::int64_t memory_of_processes(const std::vector<ProcessMemoryUse>& uses,
+                                 const std::vector<int>& pids);
+
 /// The CPU as a device: index -1, named "CPU", no memory figures.
 DeviceInfo cpu_device();
 
@@ -54,6 +65,11 @@ class DeviceProbe {
 
   /// A fresh snapshot. GPUs broken at the previous call are queried again.
   virtual DeviceSnapshot probe() = 0;
+
+  /// The GPU memory each process holds, per GPU: only processes whose use the driver knows, on
+  /// GPUs that answer. Cheaper than probe() where the probe can ask for the processes alone
+  /// (NVML); by default it is read from probe() (simulated GPUs report their holdings).
+  virtual std::vector<ProcessMemoryUse> process_memory();
 
   /// One line for the server's log about how devices are found (e.g. why there is no GPU);
   /// empty when there is nothing to say.

@@ -131,12 +131,37 @@ void NvmlProbe::read_activity(nvml::Device device, DeviceInfo* info) const {
     return;
   }
   if (f.get_processes == nullptr) return;
-  result = f.processes_fill_v2
-               ? query_processes<nvml::ProcessInfoV2>(f.get_processes, device, &info->processes)
-               : query_processes<nvml::ProcessInfoV1>(f.get_processes, device, &info->processes);
+  result = read_processes(device, &info->processes);
   if (result != nvml::kSuccess && !no_data(result)) {
     mark_broken(info, nvml_->error(f.processes_symbol, result));
   }
+}
+
+nvml::Return NvmlProbe::read_processes(nvml::Device device,
+                                       std::vector<GpuProcess>* processes) const {
+  const NvmlFunctions& f = nvml_->functions();
+  return f.processes_fill_v2
+             ? query_processes<nvml::ProcessInfoV2>(f.get_processes, device, processes)
+             : query_processes<nvml::ProcessInfoV1>(f.get_processes, device, processes);
+}
+
+std::vector<ProcessMemoryUse> NvmlProbe::process_memory() {
+  std::vector<ProcessMemoryUse> uses;
+  if (nvml_ == nullptr || nvml_->functions().get_processes == nullptr) return uses;
+  std::lock_guard<std::mutex> lock(mu_);
+  const NvmlFunctions& f = nvml_->functions();
+  unsigned count = 0;
+  if (f.get_count(&count) != nvml::kSuccess) return uses;
+  for (unsigned i = 0; i < count; ++i) {
+    nvml::Device device = nullptr;
+    if (f.get_handle(i, &device) != nvml::kSuccess) continue;
+    std::vector<GpuProcess> processes;
+    if (read_processes(device, &processes) != nvml::kSuccess) continue;
+    for (const GpuProcess& p : processes) {
+      if (p.used_mb >= 0) uses.push_back({static_cast<int>(i), p.pid, p.used_mb});
+    }
+  }
+  return uses;
 }
 
 }  // namespace dlnest

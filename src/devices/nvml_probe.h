@@ -4,6 +4,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "devices/device_probe.h"
 #include "devices/nvml_library.h"
@@ -22,10 +23,14 @@ class NvmlProbe : public DeviceProbe {
 
   DeviceSnapshot probe() override;
   std::string notice() const override { return notice_; }
+  /// Only the process query of each GPU (no memory or utilisation query); a GPU whose query
+  /// fails is left out.
+  std::vector<ProcessMemoryUse> process_memory() override;
 
  private:
   DeviceInfo read_gpu(unsigned index) const;
   void read_activity(nvml::Device device, DeviceInfo* info) const;
+  nvml::Return read_processes(nvml::Device device, std::vector<GpuProcess>* processes) const;
 
   std::unique_ptr<NvmlLibrary> nvml_;  // null: CPU only
   std::string notice_;

@@ -104,6 +104,37 @@ TEST_F(FakeNvmlTest, ProcessesStartingBetweenSizingAndFillingAreRead) {
   EXPECT_EQ(FAKE(fake_, fake_nvml_fill_calls)(), 2);
 }
 
+TEST_F(FakeNvmlTest, ProcessMemoryAsksForTheProcessesAlone) {
+  FAKE(fake_, fake_nvml_add_gpu)("Fake A", 16 * kGiB, 0);
+  FAKE(fake_, fake_nvml_add_gpu)("Fake B", 16 * kGiB, 0);
+  FAKE(fake_, fake_nvml_add_gpu)("Fake C", 16 * kGiB, 0);
+  FAKE(fake_, fake_nvml_add_process)(0, 4242, 700 * kMiB);
+  FAKE(fake_, fake_nvml_add_process)(0, 4343, ~0ULL);  // not available: left out
+  FAKE(fake_, fake_nvml_add_process)(1, 4242, 300 * kMiB + 512 * 1024);
+  FAKE(fake_, fake_nvml_add_process)(2, 5000, kGiB);
+  // The memory query of GPU 1 fails, so probe() has it broken; its processes are still read.
+  FAKE(fake_, fake_nvml_fail_memory)(1, kGpuIsLost);
+  FAKE(fake_, fake_nvml_fail_processes)(2, kGpuIsLost);  // GPU 2 answers nothing: left out
+  NvmlProbe probe(fake_.path());
+  const std::vector<ProcessMemoryUse> uses = probe.process_memory();
+  ASSERT_EQ(uses.size(), 2u);
+  EXPECT_EQ(uses[0].gpu, 0);
+  EXPECT_EQ(uses[0].pid, 4242);
+  EXPECT_EQ(uses[0].used_mb, 700);
+  EXPECT_EQ(uses[1].gpu, 1);
+  EXPECT_EQ(uses[1].pid, 4242);
+  EXPECT_EQ(uses[1].used_mb, 300);
+  EXPECT_EQ(memory_of_processes(uses, {4242}), 1000);
+  EXPECT_EQ(memory_of_processes(uses, {1, 4343}), 0);
+  EXPECT_TRUE(probe.probe().find(1)->broken);
+}
+
+TEST_F(FakeNvmlTest, WithoutNvmlThereIsNoProcessMemory) {
+  FAKE(fake_, fake_nvml_fail_init)(kUnknownError);
+  NvmlProbe probe(fake_.path());
+  EXPECT_TRUE(probe.process_memory().empty());
+}
+
 TEST_F(FakeNvmlTest, FailedMemoryQueryMarksTheGpuBrokenUntilItWorksAgain) {
   FAKE(fake_, fake_nvml_add_gpu)("Fake A", 16 * kGiB, 0);
   FAKE(fake_, fake_nvml_add_gpu)("Fake B", 16 * kGiB, 2 * kGiB);

@@ -40,6 +40,8 @@ ProbeSelection ProbeSelection::from_environment(std::string flag_spec) {
   selection.flag_spec = std::move(flag_spec);
   const char* env = std::getenv(kSimulatedGpusEnv);
   selection.env_spec = env != nullptr ? env : "";
+  const char* nvml = std::getenv(kNvmlLibraryEnv);
+  if (nvml != nullptr && *nvml != '\0') selection.nvml_library = nvml;
   const char* machine = std::getenv(kSimulatedMachineEnv);
   selection.simulated_machine = machine != nullptr ? machine : "";
   const char* delay = std::getenv(kSimulatedAllocDelayEnv);

@@ -18,6 +18,9 @@ namespace dlnest {
 constexpr char kSimulatedGpusEnv[] = "DLNEST_SIMULATED_GPUS";
 /// The server flag that asks for simulated GPUs; it wins over the environment variable.
 constexpr char kSimulatedGpusFlag[] = "--simulated-gpus";
+/// The environment variable naming the NVML library to load instead of libnvidia-ml.so.1 (a
+/// driver installed elsewhere, or a fake NVML in tests).
+constexpr char kNvmlLibraryEnv[] = "DLNEST_NVML_LIBRARY";
 /// The most GPUs a simulated spec may list.
 constexpr int kMaxSimulatedGpus = 64;
 /// The largest simulated GPU, in MB (1 PiB).
@@ -28,7 +31,8 @@ constexpr std::int64_t kMaxSimulatedGpuMb = std::int64_t{1} << 30;
 struct ProbeSelection {
   std::string flag_spec;  ///< the value of --simulated-gpus; empty when not given
   std::string env_spec;   ///< the value of DLNEST_SIMULATED_GPUS; empty when unset
-  std::string nvml_library = kNvmlLibrary;  ///< where NVML is loaded from (tests give a fake)
+  /// Where NVML is loaded from: $DLNEST_NVML_LIBRARY, else kNvmlLibrary (tests give a fake).
+  std::string nvml_library = kNvmlLibrary;
   /// $DLNEST_SIMULATED_MACHINE: simulated GPUs shared with the other servers using that folder
   /// (and their reservation ledger there); empty: this server's own simulated GPUs.
   std::string simulated_machine;

@@ -101,6 +101,12 @@ TEST(ProbeFactoryTest, SelectionReadsTheEnvironment) {
   ProbeSelection selection = ProbeSelection::from_environment("");
   EXPECT_EQ(selection.flag_spec, "");
   EXPECT_EQ(selection.env_spec, "");
+  {
+    testing::ScopedEnv nvml(kNvmlLibraryEnv, "/opt/driver/libnvidia-ml.so.1");
+    EXPECT_EQ(ProbeSelection::from_environment("").nvml_library, "/opt/driver/libnvidia-ml.so.1");
+  }
+  testing::ScopedEnv empty(kNvmlLibraryEnv, "");
+  EXPECT_EQ(ProbeSelection::from_environment("").nvml_library, "libnvidia-ml.so.1");
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,12 @@ struct State {
   const char* last_process_query = "";
   std::vector<Gpu> gpus;
 };
+
+/// Every exported function holds this lock: a server's threads and the test call at once.
+std::recursive_mutex& lock_of_state() {
+  static std::recursive_mutex mu;
+  return mu;
+}
 
 State& state() {
   static State s;
@@ -121,15 +128,19 @@ int query_processes(const char* symbol, void* device, unsigned* count, Record* i
 extern "C" {
 
 void fake_nvml_reset() {
+  std::lock_guard<std::recursive_mutex> lock(lock_of_state());
   state() = State();
 }
 void fake_nvml_fail_init(int result) {
+  std::lock_guard<std::recursive_mutex> lock(lock_of_state());
   state().init_error = result;
 }
 void fake_nvml_fail_count(int result) {
+  std::lock_guard<std::recursive_mutex> lock(lock_of_state());
   state().count_error = result;
 }
 int fake_nvml_add_gpu(const char* name, unsigned long long total, unsigned long long used) {
+  std::lock_guard<std::recursive_mutex> lock(lock_of_state());
   Gpu gpu;
   gpu.name = name;
   gpu.total = total;
@@ -138,50 +149,67 @@ int fake_nvml_add_gpu(const char* name, unsigned long long total, unsigned long 
   return static_cast<int>(state().gpus.size()) - 1;
 }
 void fake_nvml_set_utilization(int index, unsigned gpu, unsigned memory) {
+  std::lock_guard<std::recursive_mutex> lock(lock_of_state());
   state().gpus.at(index).gpu_util = gpu;
   state().gpus.at(index).memory_util = memory;
 }
 void fake_nvml_fail_memory(int index, int result) {
+  std::lock_guard<std::recursive_mutex> lock(lock_of_state());
   state().gpus.at(index).memory_error = result;
 }
 void fake_nvml_fail_utilization(int index, int result) {
+  std::lock_guard<std::recursive_mutex> lock(lock_of_state());
   state().gpus.at(index).utilization_error = result;
 }
 void fake_nvml_fail_processes(int index, int result) {
+  std::lock_guard<std::recursive_mutex> lock(lock_of_state());
   state().gpus.at(index).processes_error = result;
 }
 void fake_nvml_add_process(int index, unsigned pid, unsigned long long used) {
+  std::lock_guard<std::recursive_mutex> lock(lock_of_state());
   state().gpus.at(index).processes.push_back({pid, used});
 }
+void fake_nvml_clear_processes(int index) {
+  std::lock_guard<std::recursive_mutex> lock(lock_of_state());
+  state().gpus.at(index).processes.clear();
+}
 void fake_nvml_grow_after_sizing(int index, unsigned extra) {
+  std::lock_guard<std::recursive_mutex> lock(lock_of_state());
   state().gpus.at(index).grow_after_sizing = extra;
 }
 int fake_nvml_sizing_calls() {
+  std::lock_guard<std::recursive_mutex> lock(lock_of_state());
   return state().sizing_calls;
 }
 int fake_nvml_fill_calls() {
+  std::lock_guard<std::recursive_mutex> lock(lock_of_state());
   return state().fill_calls;
 }
 int fake_nvml_init_depth() {
+  std::lock_guard<std::recursive_mutex> lock(lock_of_state());
   return state().init_depth;
 }
 const char* fake_nvml_last_process_query() {
+  std::lock_guard<std::recursive_mutex> lock(lock_of_state());
   return state().last_process_query;
 }
 
 int nvmlInit_v2() {
+  std::lock_guard<std::recursive_mutex> lock(lock_of_state());
   if (state().init_error != kSuccess) return state().init_error;
   ++state().init_depth;
   return kSuccess;
 }
 
 int nvmlShutdown() {
+  std::lock_guard<std::recursive_mutex> lock(lock_of_state());
   if (state().init_depth == 0) return kUninitialized;
   --state().init_depth;
   return kSuccess;
 }
 
 const char* nvmlErrorString(int result) {
+  std::lock_guard<std::recursive_mutex> lock(lock_of_state());
   for (const ErrorText& error : kErrorTexts) {
     if (error.result == result) return error.text;
   }
@@ -189,6 +217,7 @@ const char* nvmlErrorString(int result) {
 }
 
 int nvmlDeviceGetCount_v2(unsigned* count) {
+  std::lock_guard<std::recursive_mutex> lock(lock_of_state());
   if (state().init_depth == 0) return kUninitialized;
   if (state().count_error != kSuccess) return state().count_error;
   *count = static_cast<unsigned>(state().gpus.size());
@@ -196,6 +225,7 @@ int nvmlDeviceGetCount_v2(unsigned* count) {
 }
 
 int nvmlDeviceGetHandleByIndex_v2(unsigned index, void** device) {
+  std::lock_guard<std::recursive_mutex> lock(lock_of_state());
   if (state().init_depth == 0) return kUninitialized;
   if (index >= state().gpus.size()) return kInvalidArgument;
   *device = reinterpret_cast<void*>(std::uintptr_t{index} + 1);
@@ -203,6 +233,7 @@ int nvmlDeviceGetHandleByIndex_v2(unsigned index, void** device) {
 }
 
 int nvmlDeviceGetName(void* device, char* name, unsigned length) {
+  std::lock_guard<std::recursive_mutex> lock(lock_of_state());
   Gpu* gpu = gpu_of(device);
   if (gpu == nullptr) return kInvalidArgument;
   if (length < gpu->name.size() + 1) return kInsufficientSize;
@@ -212,6 +243,7 @@ int nvmlDeviceGetName(void* device, char* name, unsigned length) {
 
 #ifndef FAKE_NVML_NO_MEMORY_INFO
 int nvmlDeviceGetMemoryInfo(void* device, Memory* memory) {
+  std::lock_guard<std::recursive_mutex> lock(lock_of_state());
   Gpu* gpu = gpu_of(device);
   if (gpu == nullptr) return kInvalidArgument;
   if (gpu->memory_error != kSuccess) return gpu->memory_error;
@@ -221,6 +253,7 @@ int nvmlDeviceGetMemoryInfo(void* device, Memory* memory) {
 #endif
 
 int nvmlDeviceGetUtilizationRates(void* device, Utilization* utilization) {
+  std::lock_guard<std::recursive_mutex> lock(lock_of_state());
   Gpu* gpu = gpu_of(device);
   if (gpu == nullptr) return kInvalidArgument;
   if (gpu->utilization_error != kSuccess) return gpu->utilization_error;
@@ -230,17 +263,20 @@ int nvmlDeviceGetUtilizationRates(void* device, Utilization* utilization) {
 
 #ifndef FAKE_NVML_NO_V3
 int nvmlDeviceGetComputeRunningProcesses_v3(void* device, unsigned* count, ProcessInfoV2* infos) {
+  std::lock_guard<std::recursive_mutex> lock(lock_of_state());
   return query_processes("nvmlDeviceGetComputeRunningProcesses_v3", device, count, infos);
 }
 #endif
 
 #ifndef FAKE_NVML_NO_V2
 int nvmlDeviceGetComputeRunningProcesses_v2(void* device, unsigned* count, ProcessInfoV2* infos) {
+  std::lock_guard<std::recursive_mutex> lock(lock_of_state());
   return query_processes("nvmlDeviceGetComputeRunningProcesses_v2", device, count, infos);
 }
 #endif
 
 int nvmlDeviceGetComputeRunningProcesses(void* device, unsigned* count, ProcessInfoV1* infos) {
+  std::lock_guard<std::recursive_mutex> lock(lock_of_state());
   return query_processes("nvmlDeviceGetComputeRunningProcesses", device, count, infos);
 }
 

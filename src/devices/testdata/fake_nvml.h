@@ -20,6 +20,8 @@ void fake_nvml_fail_utilization(int index, int result);
 void fake_nvml_fail_processes(int index, int result);
 /// Adds a compute process on GPU `index`; `used` in bytes, ~0ULL for "not available".
 void fake_nvml_add_process(int index, unsigned pid, unsigned long long used);
+/// Forgets the compute processes of GPU `index`.
+void fake_nvml_clear_processes(int index);
 /// After the next sizing call on GPU `index`, `extra` more processes start.
 void fake_nvml_grow_after_sizing(int index, unsigned extra);
 /// Process queries made with count 0 (sizing) and with a buffer (filling).
