@@ -39,7 +39,10 @@ constexpr const char* kColumns[] = {"id",
                                     "nproc",
                                     "project_dir",
                                     "needs_build",
-                                    "delete_requested"};
+                                    "delete_requested",
+                                    "peak_memory_mb",
+                                    "memory_source",
+                                    "config_digest"};
 constexpr int kColumnCount = static_cast<int>(sizeof(kColumns) / sizeof(kColumns[0]));
 
 constexpr int kBusyTimeoutMs = 10000;
@@ -91,7 +94,17 @@ Status migrate_to_v3(SqliteDb& db) {
       "ALTER TABLE tasks ADD COLUMN needs_build INTEGER NOT NULL DEFAULT 0;"
       "ALTER TABLE tasks ADD COLUMN delete_requested INTEGER NOT NULL DEFAULT 0;");
 }
-constexpr Migration kMigrations[] = {&migrate_to_v1, &migrate_to_v2, &migrate_to_v3};
+// Version 4: the measured GPU memory peak, where the estimate came from, and the config key
+// `-m auto` looks peaks up by.
+Status migrate_to_v4(SqliteDb& db) {
+  return db.exec(
+      "ALTER TABLE tasks ADD COLUMN peak_memory_mb INTEGER NOT NULL DEFAULT 0;"
+      "ALTER TABLE tasks ADD COLUMN memory_source TEXT NOT NULL DEFAULT '';"
+      "ALTER TABLE tasks ADD COLUMN config_digest TEXT NOT NULL DEFAULT '';"
+      "CREATE INDEX tasks_by_config ON tasks (config_digest, seq);");
+}
+constexpr Migration kMigrations[] = {&migrate_to_v1, &migrate_to_v2, &migrate_to_v3,
+                                     &migrate_to_v4};
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kStateSchemaVersion,
               "one migration per schema version");
 
@@ -132,7 +145,8 @@ void task_bind(SqliteStatement& stmt, const TaskRecord& t) {
   stmt.bind(19, int64_t{t.pid}).bind(20, static_cast<int64_t>(t.pid_start_ticks));
   stmt.bind(21, int64_t{t.restarts}).bind(22, int64_t{t.max_restarts}).bind(23, t.error);
   stmt.bind(24, int64_t{t.nproc}).bind(25, t.project_dir).bind(26, int64_t{t.needs_build});
-  stmt.bind(27, int64_t{t.delete_requested});
+  stmt.bind(27, int64_t{t.delete_requested}).bind(28, t.peak_memory_mb);
+  stmt.bind(29, t.memory_source).bind(30, t.config_digest);
 }
 
 // The record in the current row of a `SELECT <column_list()>`.
@@ -175,6 +189,9 @@ Result<TaskRecord> task_from_row(const SqliteStatement& row) {
   t.project_dir = row.column_text(24);
   t.needs_build = row.column_int64(25) != 0;
   t.delete_requested = row.column_int64(26) != 0;
+  t.peak_memory_mb = row.column_int64(27);
+  t.memory_source = row.column_text(28);
+  t.config_digest = row.column_text(29);
   return t;
 }
 
@@ -288,6 +305,27 @@ Result<std::vector<TaskRecord>> StateStore::list_ended(size_t limit) {
                    "ORDER BY end_time DESC, seq DESC LIMIT " + std::to_string(limit)));
   std::reverse(tasks.begin(), tasks.end());
   return tasks;
+}
+
+Result<bool> StateStore::raise_peak_memory(const std::string& id, int64_t mb) {
+  bool raised = false;
+  DLNEST_RETURN_IF_ERROR(modify(id, [&](TaskRecord& task) {
+    raised = mb > task.peak_memory_mb;
+    if (raised) task.peak_memory_mb = mb;
+    return Status::ok();
+  }));
+  return raised;
+}
+
+Result<std::optional<TaskRecord>> StateStore::last_peak(const std::string& config_digest) {
+  if (config_digest.empty()) return std::optional<TaskRecord>();
+  std::lock_guard<std::mutex> lock(mu_);
+  DLNEST_ASSIGN_OR_RETURN(
+      std::vector<TaskRecord> tasks,
+      query_locked("WHERE config_digest = ?1 AND peak_memory_mb > 0", config_digest,
+                   "ORDER BY end_time > 0 DESC, seq DESC LIMIT 1"));
+  if (tasks.empty()) return std::optional<TaskRecord>();
+  return std::optional<TaskRecord>(std::move(tasks.front()));
 }
 
 Status StateStore::update_state(const std::string& id, TaskState to) {

@@ -18,7 +18,7 @@
 namespace dlnest {
 
 /// The schema version this build writes; open() migrates older databases up to it.
-inline constexpr int kStateSchemaVersion = 3;
+inline constexpr int kStateSchemaVersion = 4;
 /// The database file's name inside the state directory.
 inline constexpr const char* kStateDbName = "state.db";
 
@@ -77,6 +77,14 @@ class StateStore {
   /// Failed -> Pending for a restart: counts the restart and forgets the old process, devices,
   /// times and exit code. FailedPrecondition when the task has no restart left.
   Status bump_restarts(const std::string& id);
+
+  /// Raises task `id`'s peak_memory_mb to `mb` when `mb` is larger; returns whether it rose.
+  /// The peak is kept across restarts and never lowered.
+  Result<bool> raise_peak_memory(const std::string& id, int64_t mb);
+  /// The task whose peak `-m auto` uses for `config_digest`: of the tasks with that digest and a
+  /// recorded peak, an ended one before a running one, then the last submitted. nullopt: none
+  /// (or an empty digest).
+  Result<std::optional<TaskRecord>> last_peak(const std::string& config_digest);
 
   /// Deletes task `id`, which must not be Running.
   Status remove(const std::string& id);

@@ -110,6 +110,9 @@ TEST_F(StateStoreTest, MigratesAVersion1Database) {
   EXPECT_EQ(task->project_dir, "");  // version 3's columns
   EXPECT_FALSE(task->needs_build);
   EXPECT_FALSE(task->delete_requested);
+  EXPECT_EQ(task->peak_memory_mb, 0);  // version 4's columns
+  EXPECT_EQ(task->memory_source, "");
+  EXPECT_EQ(task->config_digest, "");
   ASSERT_TRUE(store->add(pending_task("T_2")).is_ok());
   Result<SqliteDb> raw = SqliteDb::open(dir_.file("state.db"));
   Result<SqliteStatement> version = raw->prepare("SELECT version FROM schema_version");
@@ -136,6 +139,9 @@ TEST_F(StateStoreTest, RoundTripsEveryField) {
   task.max_restarts = 3;
   task.project_dir = "/p";
   task.needs_build = true;
+  task.peak_memory_mb = 3120;
+  task.memory_source = "auto: peak 3000 MB of T_1 x1.2";
+  task.config_digest = "0123456789abcdef";
   ASSERT_TRUE(store.add(task).is_ok());
   EXPECT_EQ(*store.get(task.id), task);
 
@@ -383,6 +389,48 @@ TEST_F(StateStoreTest, ConcurrentWritersLoseNoUpdate) {
   std::set<std::string> ids;
   for (const TaskRecord& t : *all) ids.insert(t.id);
   EXPECT_EQ(ids.size(), static_cast<size_t>(kThreads * kTasksEach + 1));
+}
+
+TEST_F(StateStoreTest, ThePeakMemoryOnlyRisesAndSurvivesARestart) {
+  StateStore store = open_store();
+  TaskRecord task = pending_task("T_1");
+  task.max_restarts = 1;
+  ASSERT_TRUE(store.add(task).is_ok());
+  ASSERT_TRUE(store.mark_running("T_1", 10, 20, {0}).is_ok());
+  EXPECT_TRUE(*store.raise_peak_memory("T_1", 700));
+  EXPECT_FALSE(*store.raise_peak_memory("T_1", 500));
+  EXPECT_FALSE(*store.raise_peak_memory("T_1", 700));
+  EXPECT_TRUE(*store.raise_peak_memory("T_1", 900));
+  EXPECT_EQ(store.get("T_1")->peak_memory_mb, 900);
+  ASSERT_TRUE(store.mark_ended("T_1", TaskState::kFailed, 1, "crash").is_ok());
+  ASSERT_TRUE(store.bump_restarts("T_1").is_ok());
+  EXPECT_EQ(store.get("T_1")->peak_memory_mb, 900);
+  EXPECT_EQ(store.raise_peak_memory("T_9", 1).status().code(), Status::Code::kNotFound);
+}
+
+TEST_F(StateStoreTest, LastPeakPrefersEndedTasksThenTheLastSubmitted) {
+  StateStore store = open_store();
+  EXPECT_FALSE(store.last_peak("k")->has_value());
+  for (const char* id : {"T_1", "T_2", "T_3", "T_4", "T_5"}) {
+    TaskRecord task = pending_task(id);
+    task.config_digest = std::string(id) == "T_5" ? "other" : "k";
+    ASSERT_TRUE(store.add(task).is_ok());
+    ASSERT_TRUE(store.mark_running(id, 10, 20, {0}).is_ok());
+  }
+  // T_1 and T_2 ended with peaks, T_3 runs with a peak so far, T_4 has none, T_5 is another config.
+  ASSERT_TRUE(store.raise_peak_memory("T_1", 1000).is_ok());
+  ASSERT_TRUE(store.raise_peak_memory("T_2", 2000).is_ok());
+  ASSERT_TRUE(store.raise_peak_memory("T_3", 3000).is_ok());
+  ASSERT_TRUE(store.raise_peak_memory("T_5", 5000).is_ok());
+  ASSERT_TRUE(store.mark_ended("T_1", TaskState::kFinished, 0).is_ok());
+  ASSERT_TRUE(store.mark_ended("T_2", TaskState::kKilled, std::nullopt).is_ok());
+  std::optional<TaskRecord> last = *store.last_peak("k");
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->id, "T_2");
+  EXPECT_EQ(last->peak_memory_mb, 2000);
+  EXPECT_EQ(store.last_peak("other")->value().id, "T_5");  // running: none ended
+  EXPECT_FALSE(store.last_peak("")->has_value());
+  EXPECT_FALSE(store.last_peak("none")->has_value());
 }
 
 TEST_F(StateStoreTest, AThousandTasks) {

@@ -51,6 +51,12 @@ Status read_new_fields(const Json& json, TaskRecord& task) {
     DLNEST_RETURN_IF_ERROR(read_field(json, "needs_build", task.needs_build));
     DLNEST_RETURN_IF_ERROR(read_field(json, "delete_requested", task.delete_requested));
   }
+  // Written since schema version 4.
+  if (json.contains("peak_memory_mb")) {
+    DLNEST_RETURN_IF_ERROR(read_field(json, "peak_memory_mb", task.peak_memory_mb));
+    DLNEST_RETURN_IF_ERROR(read_field(json, "memory_source", task.memory_source));
+    DLNEST_RETURN_IF_ERROR(read_field(json, "config_digest", task.config_digest));
+  }
   auto exit_code = json.find("exit_code");
   if (exit_code == json.end()) return Status::invalid_argument("task field 'exit_code' is missing");
   if (!exit_code->is_null()) {
@@ -129,7 +135,9 @@ bool TaskRecord::operator==(const TaskRecord& o) const {
          start_time == o.start_time && end_time == o.end_time && exit_code == o.exit_code &&
          pid == o.pid && pid_start_ticks == o.pid_start_ticks && restarts == o.restarts &&
          max_restarts == o.max_restarts && error == o.error && project_dir == o.project_dir &&
-         needs_build == o.needs_build && delete_requested == o.delete_requested;
+         needs_build == o.needs_build && delete_requested == o.delete_requested &&
+         peak_memory_mb == o.peak_memory_mb && memory_source == o.memory_source &&
+         config_digest == o.config_digest;
 }
 
 Json task_to_json(const TaskRecord& task) {
@@ -163,6 +171,9 @@ Json task_to_json(const TaskRecord& task) {
   json["project_dir"] = task.project_dir;
   json["needs_build"] = task.needs_build;
   json["delete_requested"] = task.delete_requested;
+  json["peak_memory_mb"] = task.peak_memory_mb;
+  json["memory_source"] = task.memory_source;
+  json["config_digest"] = task.config_digest;
   return json;
 }
 

@@ -89,6 +89,13 @@ struct TaskRecord {
   /// A delete was answered with success: whatever happens next (a crash included), the task
   /// ends Killed and is never restarted.
   bool delete_requested = false;
+  /// The most GPU memory its processes held at once, in MB: NVML's per-process use summed over
+  /// every process of the task (all ranks, all GPUs), sampled while it runs; 0: none seen.
+  int64_t peak_memory_mb = 0;
+  /// Where memory_mb came from: "given", "default", or "auto: ..." (docs/scheduler.md).
+  std::string memory_source;
+  /// The "same config" key `-m auto` looks up peaks by (config_digest(), docs/scheduler.md).
+  std::string config_digest;
 
   bool operator==(const TaskRecord& other) const;
   bool operator!=(const TaskRecord& other) const { return !(*this == other); }
