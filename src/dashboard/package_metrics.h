@@ -10,11 +10,10 @@
 
 #include "dlnest/config.h"
 #include "dlnest/status.h"
+#include "package/progress_file.h"  // kProgressFile
 
 namespace dlnest {
 
-/// The file a training's progress is replaced in atomically (DESIGN.md section 11).
-inline constexpr const char* kProgressFile = "progress.json";
 /// The most bytes of metrics.jsonl one request reads (and the default).
 inline constexpr size_t kMaxMetricsBytes = size_t{4} << 20;
 inline constexpr size_t kDefaultMetricsBytes = size_t{512} << 10;
