@@ -14,7 +14,7 @@ namespace dlnest {
 namespace {
 
 /// What a flag takes.
-enum class Value { kNone, kText, kPath, kInt, kIntList };
+enum class Value { kNone, kText, kPath, kInt, kIntList, kMemory };
 
 struct FlagSpec {
   const char* flag;  ///< as typed: "-c"
@@ -34,8 +34,9 @@ struct CommandSpec {
   ShellAction action = ShellAction::kRequest;
 };
 
-const FlagSpec kMemory{"-m", Value::kInt, "memory_consumption", "MB",
-                       "GPU memory the task needs (default: 90% of a card)"};
+const FlagSpec kMemory{"-m", Value::kMemory, "memory_consumption", "MB|auto",
+                       "GPU memory the task needs, or auto: the last measured peak of the same "
+                       "project and config x1.2 (default: 90% of a card)"};
 const FlagSpec kMultiGpu{"-mc", Value::kNone, "multi_GPU", "",
                          "spread over several GPUs when one is not enough"};
 const FlagSpec kDdp{"-DDP", Value::kNone, "DDP", "",
@@ -55,7 +56,7 @@ const std::vector<CommandSpec>& command_specs() {
         {"-MNIST", Value::kNone, "MNIST", "", "the Fashion-MNIST example, not the empty project"}},
        "/new_proj"},
       {"run",
-       "-c CFG [-f FREQ] [-m MB] [-d DESC] [-ns] [-mc] [-sd] [-DDP] [-nproc N] [-CPU]",
+       "-c CFG [-f FREQ] [-m MB|auto] [-d DESC] [-ns] [-mc] [-sd] [-DDP] [-nproc N] [-CPU]",
        "queue a training task",
        {{"-c", Value::kPath, "config_path", "CFG", "the project's root config", true},
         {"-f", Value::kPath, "freq_path", "FREQ", "a config merged last"},
@@ -70,7 +71,7 @@ const std::vector<CommandSpec>& command_specs() {
        "/run_train",
        ShellAction::kSubmit},
       {"continue",
-       "-r PKG [-c ID] [-d DESC] [-m MB] [-mc] [-DDP] [-nproc N] [-CPU]",
+       "-r PKG [-c ID] [-d DESC] [-m MB|auto] [-mc] [-DDP] [-nproc N] [-CPU]",
        "continue training a save package",
        {kRecord,
         {"-c", Value::kInt, "checkpoint_ID", "ID",
@@ -84,7 +85,7 @@ const std::vector<CommandSpec>& command_specs() {
        "/continue_train",
        ShellAction::kSubmit},
       {"analyze",
-       "-r PKG [-c ID] [-s DIR] [-m MB] [-CPU]",
+       "-r PKG [-c ID] [-s DIR] [-m MB|auto] [-CPU]",
        "start an analysis task on a package",
        {kRecord,
         {"-c", Value::kInt, "checkpoint_ID", "ID",
@@ -241,6 +242,17 @@ Status read_flag_value(const CommandSpec& spec, const FlagSpec& flag,
       out.push_back(std::to_string(*parse_int(words[i++].text)));
       return Status::ok();
     }
+    case Value::kMemory:
+      if (i >= words.size() || looks_like_flag(words[i])) return missing();
+      if (words[i].text != "auto" && !parse_int(words[i].text)) {
+        return usage_error(spec, std::string(flag.flag) +
+                                     " needs a whole number of MB or auto, got '" + words[i].text +
+                                     "'");
+      }
+      out.push_back(words[i].text == "auto" ? words[i].text
+                                            : std::to_string(*parse_int(words[i].text)));
+      ++i;
+      return Status::ok();
     case Value::kIntList:
       for (; i < words.size() && !looks_like_flag(words[i]); ++i) {
         std::stringstream items(words[i].text);

@@ -176,8 +176,8 @@ TEST(ParseShellCommand, RunFlagsIgnoreCase) {
 TEST(ParseShellCommand, RunNeedsAConfig) {
   EXPECT_EQ(error_of("run -CPU"),
             "run: missing -c CFG\n"
-            "usage: run -c CFG [-f FREQ] [-m MB] [-d DESC] [-ns] [-mc] [-sd] [-DDP] [-nproc N] "
-            "[-CPU]");
+            "usage: run -c CFG [-f FREQ] [-m MB|auto] [-d DESC] [-ns] [-mc] [-sd] [-DDP] "
+            "[-nproc N] [-CPU]");
   EXPECT_THAT(error_of("run"), StartsWith("run: missing -c CFG\n"));
 }
 
@@ -186,11 +186,19 @@ TEST(ParseShellCommand, RunUnknownFlagIsNamed) {
   EXPECT_THAT(error_of("run -c a.json --cpu"), StartsWith("run: unknown option --cpu\n"));
 }
 
-TEST(ParseShellCommand, RunMemoryMustBeANumber) {
+TEST(ParseShellCommand, RunMemoryAutoIsPassedOn) {
+  EXPECT_EQ(parse("run -c a.json -m auto").request.params[1],
+            (std::pair<std::string, std::string>{"memory_consumption", "auto"}));
+  EXPECT_EQ(parse("analyze -r pkg -m auto").request.params[1].second, "auto");
+}
+
+TEST(ParseShellCommand, RunMemoryMustBeANumberOrAuto) {
   EXPECT_THAT(error_of("run -c a.json -m lots"),
-              StartsWith("run: -m needs a whole number (MB), got 'lots'\n"));
+              StartsWith("run: -m needs a whole number of MB or auto, got 'lots'\n"));
+  EXPECT_THAT(error_of("run -c a.json -m autox"),
+              StartsWith("run: -m needs a whole number of MB or auto, got 'autox'\n"));
   EXPECT_THAT(error_of("run -c a.json -m 1.5"), StartsWith("run: -m needs a whole number"));
-  EXPECT_THAT(error_of("run -c a.json -m"), StartsWith("run: -m needs a value (MB)\n"));
+  EXPECT_THAT(error_of("run -c a.json -m"), StartsWith("run: -m needs a value (MB|auto)\n"));
   EXPECT_THAT(error_of("run -c a.json -m 100 200"), StartsWith("run: unexpected argument '200'\n"));
 }
 
@@ -243,7 +251,7 @@ TEST(ParseShellCommand, ContinueNegativeCheckpointIsAValue) {
 TEST(ParseShellCommand, ContinueErrors) {
   EXPECT_EQ(error_of("continue -c 3"),
             "continue: missing -r PKG\n"
-            "usage: continue -r PKG [-c ID] [-d DESC] [-m MB] [-mc] [-DDP] [-nproc N] [-CPU]");
+            "usage: continue -r PKG [-c ID] [-d DESC] [-m MB|auto] [-mc] [-DDP] [-nproc N] [-CPU]");
   EXPECT_THAT(error_of("continue -r /s/p -c latest"),
               StartsWith("continue: -c needs a whole number (ID), got 'latest'\n"));
   EXPECT_THAT(error_of("continue -r /s/p -ns"), StartsWith("continue: unknown option -ns\n"));
@@ -264,7 +272,7 @@ TEST(ParseShellCommand, AnalyzeEveryFlag) {
 
 TEST(ParseShellCommand, AnalyzeErrors) {
   EXPECT_EQ(error_of("analyze"),
-            "analyze: missing -r PKG\nusage: analyze -r PKG [-c ID] [-s DIR] [-m MB] [-CPU]");
+            "analyze: missing -r PKG\nusage: analyze -r PKG [-c ID] [-s DIR] [-m MB|auto] [-CPU]");
   EXPECT_THAT(error_of("analyze -r p -DDP"), StartsWith("analyze: unknown option -DDP\n"));
   EXPECT_THAT(error_of("analyze -r p -s"), StartsWith("analyze: -s needs a value (DIR)\n"));
 }

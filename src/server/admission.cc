@@ -3,9 +3,12 @@
 namespace dlnest {
 namespace {
 
-Status check_memory(int64_t memory_mb) {
+Status check_memory(int64_t memory_mb, bool automatic) {
+  if (automatic) return Status::ok();
   if (memory_mb == 0 || memory_mb < kDefaultMemoryMb) {
-    return Status::invalid_argument("memory_consumption must be a positive number of MB or -1");
+    return Status::invalid_argument(
+        "memory_consumption must be a positive number of MB, -1 (the default) or auto; got " +
+        std::to_string(memory_mb));
   }
   return Status::ok();
 }
@@ -49,7 +52,7 @@ TaskRecord train_record(const PackageFacts& package, const TrainResources& resou
 }  // namespace
 
 Status check_train_request(const TrainResources& resources, const MachineFacts& machine) {
-  DLNEST_RETURN_IF_ERROR(check_memory(resources.memory_mb));
+  DLNEST_RETURN_IF_ERROR(check_memory(resources.memory_mb, resources.memory_auto));
   if (resources.max_restarts < 0) return Status::invalid_argument("max_restarts must be >= 0");
   DLNEST_RETURN_IF_ERROR(check_nproc(resources.nproc, resources.ddp, resources.cpu));
   return check_gpu_request(resources.cpu, machine);
@@ -64,7 +67,7 @@ Status check_continue_request(const ContinueSubmit& submit, const MachineFacts& 
 }
 
 Status check_analyze_request(const AnalyzeSubmit& submit, const MachineFacts& machine) {
-  DLNEST_RETURN_IF_ERROR(check_memory(submit.memory_mb));
+  DLNEST_RETURN_IF_ERROR(check_memory(submit.memory_mb, submit.memory_auto));
   if (submit.checkpoint_id < -2) {
     return Status::invalid_argument(
         "checkpoint_ID must be a checkpoint id, -1 (the latest) or -2 (none)");

@@ -18,6 +18,9 @@ inline constexpr int kMaxNproc = 1024;
 /// Where and how a training runs: what /run_train and /continue_train share.
 struct TrainResources {
   int64_t memory_mb = kDefaultMemoryMb;
+  /// memory_consumption=auto: the estimate comes from the last peak of the same project and
+  /// config (server/memory_estimate.h); memory_mb is then unused.
+  bool memory_auto = false;
   bool cpu = false;
   bool ddp = false;
   int nproc = 0;  ///< DDP ranks on the CPU; 0: one
@@ -50,6 +53,7 @@ struct AnalyzeSubmit {
   std::string script_path;  ///< empty: the package's AnalyzeScripts/
   int64_t checkpoint_id = kLatestCheckpoint;
   int64_t memory_mb = kDefaultMemoryMb;
+  bool memory_auto = false;  ///< as in TrainResources
   bool cpu = false;
 };
 

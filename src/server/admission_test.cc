@@ -19,7 +19,9 @@ TEST(AdmissionTest, ChecksMemoryRestartsAndRanks) {
   TrainResources r = cpu();
   r.memory_mb = 0;
   EXPECT_EQ(check_train_request(r, kNoGpu).message(),
-            "memory_consumption must be a positive number of MB or -1");
+            "memory_consumption must be a positive number of MB, -1 (the default) or auto; got 0");
+  r.memory_auto = true;  // the number is not used
+  EXPECT_TRUE(check_train_request(r, kNoGpu).is_ok());
   r = cpu();
   r.max_restarts = -1;
   EXPECT_EQ(check_train_request(r, kNoGpu).message(), "max_restarts must be >= 0");

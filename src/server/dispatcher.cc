@@ -10,6 +10,7 @@
 #include "dlnest/env.h"
 #include "dlnest/save_package.h"
 #include "env/regular_file.h"
+#include "server/memory_sampler.h"
 
 namespace dlnest {
 namespace {
@@ -241,6 +242,12 @@ void Dispatcher::apply_end(const TaskRecord& task, const TaskEnd& end,
   if (!s.is_ok()) {
     log_->add("[Error] ", "cannot record the end of " + task.id + ": " + s.message());
     return;
+  }
+  // The package's record of the measured GPU memory gets the end too.
+  s = write_package_memory(store_, task.id);
+  if (!s.is_ok()) {
+    log_->add("[Warning] ",
+              "cannot record the GPU memory of " + task.id + " in its package: " + s.message());
   }
   if (!end.restart) {
     // An analysis task's socket and the commands that never reached it end with the task.

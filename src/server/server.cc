@@ -25,6 +25,7 @@
 #include "env/path.h"
 #include "project/project_builder.h"
 #include "server/http_transport.h"
+#include "server/memory_estimate.h"
 #include "server/message_log.h"
 #include "server/peer_owner.h"
 #include "server/request_guard.h"
@@ -428,10 +429,18 @@ class HttpServer : public Server {
     return info;
   }
 
+  /// memory_consumption: MB, -1 (the default, also when absent) or auto.
+  static Result<MemoryRequest> memory_request(const RequestParams& p) {
+    if (!p.has("memory_consumption")) return MemoryRequest{};
+    return parse_memory_request(p.get("memory_consumption"));
+  }
+
   /// The parameters /run_train and /continue_train share.
   static Result<TrainResources> train_resources(const RequestParams& p) {
     TrainResources r;
-    DLNEST_ASSIGN_OR_RETURN(r.memory_mb, p.get_int("memory_consumption", kDefaultMemoryMb));
+    DLNEST_ASSIGN_OR_RETURN(MemoryRequest memory, memory_request(p));
+    r.memory_mb = memory.mb;
+    r.memory_auto = memory.automatic;
     DLNEST_ASSIGN_OR_RETURN(r.cpu, p.get_bool("CPU"));
     DLNEST_ASSIGN_OR_RETURN(r.ddp, p.get_bool("DDP"));
     DLNEST_ASSIGN_OR_RETURN(r.nproc, small_int(p, "nproc", 0));
@@ -473,7 +482,9 @@ class HttpServer : public Server {
     DLNEST_ASSIGN_OR_RETURN(s.record_path, p.required("record_path"));
     s.script_path = p.get("script_path");
     DLNEST_ASSIGN_OR_RETURN(s.checkpoint_id, p.get_int("checkpoint_ID", kLatestCheckpoint));
-    DLNEST_ASSIGN_OR_RETURN(s.memory_mb, p.get_int("memory_consumption", kDefaultMemoryMb));
+    DLNEST_ASSIGN_OR_RETURN(MemoryRequest memory, memory_request(p));
+    s.memory_mb = memory.mb;
+    s.memory_auto = memory.automatic;
     DLNEST_ASSIGN_OR_RETURN(s.cpu, p.get_bool("CPU"));
     DLNEST_ASSIGN_OR_RETURN(TaskRecord task, manager_->submit_analyze(s));
     return submitted(task);
@@ -683,6 +694,7 @@ Result<std::unique_ptr<Server>> Server::start(const ServerOptions& given) {
                                          "reservations");
   }
   manager_options.delay_s = options.delay_s;
+  manager_options.memory_sample_s = options.memory_sample_s;
   manager_options.max_task_per_device = options.max_task_per_device;
   manager_options.end_tasks_on_exit = options.end_tasks_on_exit;
   DLNEST_ASSIGN_OR_RETURN(std::unique_ptr<TaskManager> manager,

@@ -18,6 +18,7 @@ struct ServerOptions {
   std::string state_dir;           ///< empty: default_state_dir()
   std::string simulated_gpus;      ///< --simulated-gpus spec ("sim:MB,..."); empty: NVML/env
   double delay_s = 5;              ///< the scheduler also runs this often (changeDelay)
+  double memory_sample_s = 5;      ///< how often running tasks' GPU memory is sampled
   int max_task_per_device = 10000;
   /// `dlnest local`: tasks are ended when the server stops, and running tasks of a previous
   /// server are not adopted.

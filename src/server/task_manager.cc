@@ -8,6 +8,7 @@
 #include "analyzer/command_channel.h"
 #include "dlnest/save_package.h"
 #include "env/path.h"
+#include "server/memory_estimate.h"
 #include "task/train_package.h"
 
 namespace dlnest {
@@ -70,6 +71,8 @@ TaskManager::TaskManager(TaskManagerOptions options, StateStore store, MessageLo
   d.ledger = options_.ledger.get();
   dispatcher_ = std::make_unique<Dispatcher>(std::move(d), &store_, options_.probe.get(),
                                              options_.runner.get(), log_);
+  sampler_ = std::make_unique<MemorySampler>(&store_, options_.probe.get(), options_.runner.get(),
+                                             log_, options_.memory_sample_s);
 }
 
 Result<std::unique_ptr<TaskManager>> TaskManager::open(TaskManagerOptions options,
@@ -77,6 +80,9 @@ Result<std::unique_ptr<TaskManager>> TaskManager::open(TaskManagerOptions option
   if (options.probe == nullptr) return Status::invalid_argument("TaskManager needs a device probe");
   if (options.runner == nullptr) return Status::invalid_argument("TaskManager needs a task runner");
   if (options.delay_s <= 0) return Status::invalid_argument("delay must be positive");
+  if (!(options.memory_sample_s > 0)) {
+    return Status::invalid_argument("the memory sampling interval must be positive");
+  }
   DLNEST_ASSIGN_OR_RETURN(StateStore store, StateStore::open(options.state_dir));
   DLNEST_RETURN_IF_ERROR(Env::default_env()->create_dirs(path::join(options.state_dir, "tasks")));
   std::unique_ptr<TaskManager> manager(new TaskManager(std::move(options), std::move(store), log));
@@ -84,6 +90,7 @@ Result<std::unique_ptr<TaskManager>> TaskManager::open(TaskManagerOptions option
   if (!notice.empty()) log->add("[Devices] ", notice);
   manager->dispatcher_->recover();
   manager->dispatcher_->start();
+  manager->sampler_->start();
   return manager;
 }
 
@@ -92,6 +99,7 @@ TaskManager::~TaskManager() {
 }
 
 void TaskManager::stop() {
+  sampler_->stop();
   dispatcher_->stop();
 }
 
@@ -120,11 +128,20 @@ MachineFacts TaskManager::machine_facts() {
   return MachineFacts{dispatcher_->probe_devices().gpu_count()};
 }
 
-Result<TaskRecord> TaskManager::queue(TaskRecord task, const std::string& what) {
+Result<TaskRecord> TaskManager::queue(TaskRecord task, bool memory_auto, const std::string& what) {
+  task.config_digest = config_digest(task.type, task.args);
+  std::optional<TaskRecord> last;
+  if (memory_auto) {
+    DLNEST_ASSIGN_OR_RETURN(last, store_.last_peak(task.config_digest));
+  }
+  const MemoryChoice memory = choose_memory(MemoryRequest{task.memory_mb, memory_auto}, last);
+  task.memory_mb = memory.memory_mb;
+  task.memory_source = memory.source;
   DLNEST_ASSIGN_OR_RETURN(std::string id, store_.add_with_new_id(std::move(task)));
   DLNEST_ASSIGN_OR_RETURN(TaskRecord queued, store_.get(id));
-  log_->add("[" + what + "] ",
-            id + " queued: " + queued.package_dir + (queued.cpu ? " (CPU)" : ""));
+  log_->add("[" + what + "] ", id + " queued: " + queued.package_dir +
+                                   (queued.cpu ? " (CPU)" : "") +
+                                   (memory_auto ? " (memory " + queued.memory_source + ")" : ""));
   wake();
   return queued;
 }
@@ -139,7 +156,8 @@ Result<TaskRecord> TaskManager::submit_train(const TrainSubmit& submit) {
   submission.package.use_description = submit.use_description;
   DLNEST_ASSIGN_OR_RETURN(CreatedPackage created, create_train_package(submission));
   DLNEST_ASSIGN_OR_RETURN(SavePackage package, SavePackage::open(created.package_dir));
-  return queue(admit_train(submit, facts_of(package), created.project_dir), "Run train");
+  return queue(admit_train(submit, facts_of(package), created.project_dir),
+               submit.resources.memory_auto, "Run train");
 }
 
 Result<TaskRecord> TaskManager::submit_continue(const ContinueSubmit& submit) {
@@ -155,7 +173,8 @@ Result<TaskRecord> TaskManager::submit_continue(const ContinueSubmit& submit) {
                                .status());
     DLNEST_ASSIGN_OR_RETURN(package, SavePackage::open(package.root()));
   }
-  return queue(admit_continue(submit, facts_of(package)), "Continue train");
+  return queue(admit_continue(submit, facts_of(package)), submit.resources.memory_auto,
+               "Continue train");
 }
 
 Result<TaskRecord> TaskManager::submit_analyze(const AnalyzeSubmit& submit) {
@@ -172,7 +191,7 @@ Result<TaskRecord> TaskManager::submit_analyze(const AnalyzeSubmit& submit) {
   if (!Env::default_env()->is_directory(scripts)) {
     return Status::not_found("analysis script folder " + scripts + " does not exist");
   }
-  return queue(admit_analyze(submit, facts_of(package), scripts), "Analyze");
+  return queue(admit_analyze(submit, facts_of(package), scripts), submit.memory_auto, "Analyze");
 }
 
 Status TaskManager::delete_task(const std::string& id) {

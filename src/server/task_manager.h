@@ -9,11 +9,12 @@
 #include <vector>
 
 #include "devices/device_probe.h"
-#include "ledger/reservation_ledger.h"
 #include "dlnest/config.h"
 #include "dlnest/status.h"
+#include "ledger/reservation_ledger.h"
 #include "server/admission.h"
 #include "server/dispatcher.h"
+#include "server/memory_sampler.h"
 #include "server/message_log.h"
 #include "state/state_store.h"
 #include "supervisor/supervisor.h"
@@ -29,6 +30,8 @@ struct TaskManagerOptions {
   /// The other servers' reservations on this machine's GPUs; null: none are consulted.
   std::unique_ptr<ReservationLedger> ledger;
   double delay_s = 5;                  ///< the dispatcher runs at least this often
+  /// How often the GPU memory of running tasks is sampled (server/memory_sampler.h).
+  double memory_sample_s = 5;
   int max_task_per_device = 10000;
   /// Tasks end with the manager (dlnest local); running tasks of an earlier server are ended
   /// instead of adopted.
@@ -85,13 +88,16 @@ class TaskManager {
  private:
   TaskManager(TaskManagerOptions options, StateStore store, MessageLog* log);
 
-  Result<TaskRecord> queue(TaskRecord task, const std::string& what);
+  /// Decides the task's memory estimate (`memory_auto`: from the last peak of the same project
+  /// and config), then adds it to the queue.
+  Result<TaskRecord> queue(TaskRecord task, bool memory_auto, const std::string& what);
   MachineFacts machine_facts();
 
   TaskManagerOptions options_;
   StateStore store_;
   MessageLog* log_;
   std::unique_ptr<Dispatcher> dispatcher_;
+  std::unique_ptr<MemorySampler> sampler_;  // declared last: stopped and destroyed first
 };
 
 }  // namespace dlnest
