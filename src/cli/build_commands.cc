@@ -1,12 +1,17 @@
 // `dlnest build-package` (hidden): builds a save package's plugin from exactly the sources the
 // package holds. A server runs it as the first stage of a training task, its output going to the
-// package's _output.txt (see docs/save_package.md, "Building a package").
+// package's _output.txt (see docs/save_package.md, "Building a package"), its progress to the
+// package's progress.json.
+#include <unistd.h>
+
 #include <iostream>
 #include <memory>
 
 #include "cli/commands.h"
 #include "dlnest/env.h"
 #include "env/path.h"
+#include "package/progress_file.h"
+#include "project/build_progress.h"
 #include "project/package_builder.h"
 #include "project/project_builder.h"
 
@@ -32,11 +37,19 @@ void leave_file(const std::string& file, const std::string& text) {
 
 /// Builds, streaming the output to stdout; on failure the error's first line (the compiler's
 /// first error) goes to stderr and to the error file. Returns the exit code.
+/// The package's progress.json follows the build (stage "build").
 int build(const BuildPackageFlags& flags) {
+  ProgressFile file(path::absolute(flags.package_dir));
+  BuildProgress progress(&file, static_cast<int>(::getpid()));
+  progress.start();
   BuildOptions options;
   options.dlnest_cmake_dir = path::absolute(flags.cmake_dir);
-  options.output = [](std::string_view text) { std::cout << text << std::flush; };
+  options.output = [&progress](std::string_view text) {
+    std::cout << text << std::flush;
+    progress.feed(text);
+  };
   auto plugin = build_package(flags.package_dir, flags.project_dir, options);
+  progress.finish(plugin.is_ok());
   if (plugin.is_ok()) return 0;
   const std::string headline = build_error_headline(plugin.status());
   leave_file(flags.error_file, headline + "\n");

@@ -218,6 +218,13 @@ TEST_F(PackageBuilderTest, TheBuildPackageCommandReportsTheFirstCompileError) {
   EXPECT_FALSE(Env::default_env()->file_exists(error_file));
   EXPECT_TRUE(
       Env::default_env()->file_exists(path::join(good.package_dir, SavePackage::kPluginFile)));
+  // The build stage's progress, left in the package.
+  const Json built =
+      Json::parse(read(path::join(good.package_dir, "progress.json")), nullptr, false);
+  EXPECT_EQ(built["stage"], "build") << built;
+  EXPECT_EQ(built["phase"], "built") << built;
+  EXPECT_EQ(built["fraction"], 1.0) << built;
+  EXPECT_TRUE(built["updated_at"].is_number()) << built;
 
   const std::string original = read(life_cycle(project()));
   append(life_cycle(project()), "static_assert(false, \"broken on purpose\");\n");
@@ -233,6 +240,10 @@ TEST_F(PackageBuilderTest, TheBuildPackageCommandReportsTheFirstCompileError) {
   EXPECT_EQ(count(error, "\n"), 1u) << error;
   EXPECT_NE(r.output.find("[build] compiling"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("dlnest: error: " + error), std::string::npos) << r.output;
+  const Json failed =
+      Json::parse(read(path::join(bad.package_dir, "progress.json")), nullptr, false);
+  EXPECT_EQ(failed["stage"], "failed") << failed;
+  EXPECT_TRUE(failed["total"].is_number()) << "ninja's count was followed: " << failed;
 }
 
 TEST_F(PackageBuilderTest, PackagesCompileAgainstThePrecompiledHeader) {
