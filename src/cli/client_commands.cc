@@ -1,5 +1,8 @@
 // `dlnest analyze`, `exp`, `del`, `tasks`, `devices`, `output` and `shell`: clients of a running
 // server.
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <iostream>
 #include <memory>
@@ -12,6 +15,7 @@
 #include "client/tables.h"
 #include "dlnest/env.h"
 #include "env/path.h"
+#include "package/progress_file.h"
 
 namespace dlnest::cli {
 
@@ -153,9 +157,10 @@ void add_devices(CLI::App& app, int& exit_code, const ClientOptions& client) {
 }
 
 /// Prints task `id`'s output from `offset` up to what the server holds now, or without an offset
-/// its last `max_bytes` (0: the server's default); returns the offset to continue from.
+/// its last `max_bytes` (0: the server's default); returns the offset to continue from. With
+/// `last`, the last character printed is left there.
 Result<int64_t> print_output(ApiClient& api, const std::string& id, std::optional<int64_t> offset,
-                             int64_t max_bytes) {
+                             int64_t max_bytes, char* last = nullptr) {
   while (true) {
     ApiParams params = {{"task_ID", id}};
     if (offset) params.emplace_back("offset", std::to_string(*offset));
@@ -166,7 +171,9 @@ Result<int64_t> print_output(ApiClient& api, const std::string& id, std::optiona
     if (offset && start > *offset) {
       std::cerr << "[dlnest] " << (start - *offset) << " bytes of output are no longer kept\n";
     }
-    std::cout << json_string(*reply, "text") << std::flush;
+    const std::string text = json_string(*reply, "text");
+    std::cout << text << std::flush;
+    if (last != nullptr && !text.empty()) *last = text.back();
     const int64_t next = json_int(*reply, "next_offset", start);
     const bool more = offset && next > *offset && next < json_int(*reply, "size", next);
     offset = next;
@@ -174,12 +181,18 @@ Result<int64_t> print_output(ApiClient& api, const std::string& id, std::optiona
   }
 }
 
+/// The status of a task info entry once the task has ended ("Finished", "Failed", "Killed"),
+/// else "".
+std::string ended_status_of(const Json& info) {
+  const std::string status = json_string(info, "status");
+  return status == "Finished" || status == "Failed" || status == "Killed" ? status : "";
+}
+
 /// The task's status once it has ended ("Finished", "Failed", "Killed"), else "".
 Result<std::string> ended_status(ApiClient& api, const std::string& id) {
   Result<Json> reply = api.get("/get_task", {{"task_ID", id}});
   if (!reply.is_ok()) return reply.status();
-  const std::string status = json_string(reply->value("info", Json::object()), "status");
-  return status == "Finished" || status == "Failed" || status == "Killed" ? status : "";
+  return ended_status_of(reply->value("info", Json::object()));
 }
 
 /// The size of task `id`'s output now: where the output of a command sent next begins.
@@ -251,16 +264,52 @@ void add_exp(CLI::App& app, int& exit_code, const ClientOptions& client) {
   });
 }
 
+/// The line below the output of `dlnest output -f` at a terminal: the task's progress, redrawn
+/// at every poll, cleared before more output is printed.
+class StatusLine {
+ public:
+  StatusLine() : tty_(::isatty(STDOUT_FILENO) == 1) {}
+  ~StatusLine() { clear(); }
+
+  void show(const std::string& line) {
+    if (!tty_ || line.empty()) return;
+    std::cout << "\r\033[K" << line.substr(0, width() - 1) << std::flush;
+    shown_ = true;
+  }
+  void clear() {
+    if (!shown_) return;
+    std::cout << "\r\033[K" << std::flush;
+    shown_ = false;
+  }
+
+ private:
+  static size_t width() {
+    struct winsize size {};
+    if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) != 0 || size.ws_col < 20) return 80;
+    return size.ws_col;
+  }
+
+  bool tty_;
+  bool shown_ = false;
+};
+
 int follow_output(ApiClient& api, const std::string& id, int64_t max_bytes) {
-  Result<int64_t> offset = print_output(api, id, std::nullopt, max_bytes);
+  char last = '\n';
+  Result<int64_t> offset = print_output(api, id, std::nullopt, max_bytes, &last);
+  StatusLine status;
   while (offset.is_ok()) {
-    Result<std::string> ended = ended_status(api, id);
-    if (!ended.is_ok()) return fail(ended.status());
-    offset = print_output(api, id, *offset, 0);
-    if (offset.is_ok() && !ended->empty()) {
-      std::cerr << "[dlnest] " << id << " " << *ended << "\n";
-      return *ended == "Finished" ? 0 : 1;
+    Result<Json> task = api.get("/get_task", {{"task_ID", id}});
+    if (!task.is_ok()) return fail(task.status());
+    const Json info = task->value("info", Json::object());
+    const std::string ended = ended_status_of(info);
+    status.clear();
+    offset = print_output(api, id, *offset, 0, &last);
+    if (offset.is_ok() && !ended.empty()) {
+      std::cerr << "[dlnest] " << id << " " << ended << "\n";
+      return ended == "Finished" ? 0 : 1;
     }
+    // Below the output, never inside a line it has not ended.
+    if (last == '\n') status.show(format_progress_line(info.value("progress", Json())));
     std::this_thread::sleep_for(kFollowInterval);
   }
   return fail(offset.status());

@@ -94,8 +94,8 @@ TEST(Shell, ShowTaskPrintsATable) {
                     "devices":[0],"start_time":990,"description":"d"}])")}}));
   ShellRun r = run(client, "showTask\n");
   EXPECT_EQ(r.out,
-            "ID   TYPE   STATUS   DEVICES  ELAPSED  DESCRIPTION\n"
-            "T_1  Train  Running  0        10s      d\n");
+            "ID   TYPE   STATUS   PROGRESS  DEVICES  ELAPSED  DESCRIPTION\n"
+            "T_1  Train  Running  -         0        10s      d\n");
 }
 
 TEST(Shell, ErrorsAreReportedAndTheShellGoesOn) {

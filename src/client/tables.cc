@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "package/progress_file.h"
+
 namespace dlnest {
 
 namespace {
@@ -137,10 +139,12 @@ std::string format_task_table(const Json& tasks, double now) {
   for (const Json& task : tasks) {
     if (!task.is_object()) continue;
     rows.push_back({text_of(task, "ID"), text_of(task, "type"), task_status(task),
+                    format_progress_cell(task.value("progress", Json())),
                     device_list(task.value("devices", Json::array())), task_elapsed(task, now),
                     text_of(task, "description")});
   }
-  return format_table({"ID", "TYPE", "STATUS", "DEVICES", "ELAPSED", "DESCRIPTION"}, rows);
+  return format_table({"ID", "TYPE", "STATUS", "PROGRESS", "DEVICES", "ELAPSED", "DESCRIPTION"},
+                      rows);
 }
 
 std::string format_device_table(const Json& devices) {
