@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <iostream>
 #include <string>
 
 #include "export/module_export.h"
@@ -187,13 +188,16 @@ void expect_refused(const std::string& file, const std::string& writer) {
   LifeCycle life_cycle;
   try {
     read_checkpoint(file, torch::kCPU, runner, dataset, life_cycle);
+    // Without the check libtorch loads the state, and the next step would crash the process.
     ADD_FAILURE() << file << ": expected read_checkpoint to refuse its optimizer state";
+    return;
   } catch (const c10::Error& e) {
     const std::string message = e.what_without_backtrace();
     EXPECT_TRUE(contains(message, file + ": ")) << message;
     EXPECT_TRUE(contains(message, "optimizer 'adam'")) << message;
     EXPECT_TRUE(contains(message, "saved under " + writer)) << message;
     EXPECT_TRUE(contains(message, std::string("this is libtorch ") + TORCH_VERSION)) << message;
+    std::cout << message << "\n";
   }
   EXPECT_TRUE(torch::equal(runner.net->parameters()[0], before)) << "nothing was loaded";
   step_fixture(runner);  // the runner's own optimizer state is untouched and steps
