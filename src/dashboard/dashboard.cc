@@ -96,4 +96,15 @@ Result<Json> task_progress_reply(const std::string& package_dir) {
   return Json{{"progress", std::move(progress)}};
 }
 
+Json task_info_progress(const std::string& package_dir, double since) {
+  if (package_dir.empty()) return nullptr;
+  Result<Json> progress = read_progress(package_dir);
+  if (!progress.is_ok() || !progress->is_object()) return nullptr;
+  const auto updated = progress->find("updated_at");
+  if (updated == progress->end() || !updated->is_number() || updated->get<double>() < since) {
+    return nullptr;
+  }
+  return std::move(progress).value();
+}
+
 }  // namespace dlnest

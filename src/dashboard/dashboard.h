@@ -49,4 +49,10 @@ Result<Json> task_metrics_reply(const std::string& package_dir, const RequestPar
 /// GET /get_task_progress: {"progress": <progress.json> or null}.
 Result<Json> task_progress_reply(const std::string& package_dir);
 
+/// The "progress" of a task info entry (docs/api.md, "Task info"): `package_dir`'s progress.json
+/// when it was written since `since` (Unix seconds: the task's submission, so that a record of an
+/// earlier run of the package is not taken for this one's), else null; a file that cannot be
+/// read is null too.
+Json task_info_progress(const std::string& package_dir, double since);
+
 }  // namespace dlnest

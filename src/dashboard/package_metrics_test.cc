@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "dashboard/dashboard.h"
 #include "testing/temp_dir.h"
 
 namespace dlnest {
@@ -115,6 +116,19 @@ TEST(PackageMetricsTest, Progress) {
   ASSERT_FALSE(bad.is_ok());
   EXPECT_EQ(bad.status().message().find("secret"), std::string::npos);
   EXPECT_NE(bad.status().message().find("progress.json"), std::string::npos);
+}
+
+TEST(PackageMetricsTest, TaskInfoProgressIsTheRecordWrittenSinceTheTaskWasSubmitted) {
+  TempDir dir;
+  EXPECT_TRUE(task_info_progress(dir.path(), 100).is_null());
+  dir.write("progress.json", R"({"stage":"train","step":5,"updated_at":150.5})");
+  EXPECT_EQ(task_info_progress(dir.path(), 100)["step"], 5);
+  EXPECT_TRUE(task_info_progress(dir.path(), 200).is_null()) << "an earlier run's record";
+  dir.write("progress.json", R"({"stage":"train","step":5})");
+  EXPECT_TRUE(task_info_progress(dir.path(), 0).is_null()) << "no time: not known to be current";
+  dir.write("progress.json", "not json");
+  EXPECT_TRUE(task_info_progress(dir.path(), 0).is_null()) << "unreadable reads as none";
+  EXPECT_TRUE(task_info_progress("", 0).is_null());
 }
 
 }  // namespace

@@ -423,9 +423,20 @@ class HttpServer : public Server {
     return static_cast<int>(v);
   }
 
+  /// A task info entry: a building or running training also carries its progress.json (only
+  /// those, so that a history of thousands of tasks reads no file).
+  static Json task_entry(const TaskRecord& t) {
+    Json entry = task_to_json(t);
+    if (t.type == TaskType::kTrain &&
+        (t.state == TaskState::kBuilding || t.state == TaskState::kRunning)) {
+      entry["progress"] = task_info_progress(t.package_dir, t.submit_time);
+    }
+    return entry;
+  }
+
   static Json task_list(const std::vector<TaskRecord>& tasks) {
     Json info = Json::array();
-    for (const TaskRecord& t : tasks) info.push_back(task_to_json(t));
+    for (const TaskRecord& t : tasks) info.push_back(task_entry(t));
     return info;
   }
 
@@ -585,7 +596,7 @@ class HttpServer : public Server {
     });
     route("/get_task", "GET", [this](const RequestParams& p) -> Result<Json> {
       DLNEST_ASSIGN_OR_RETURN(TaskRecord task, known_task(p));
-      return Json{{"info", task_to_json(task)}};
+      return Json{{"info", task_entry(task)}};
     });
     route("/get_task_history", "GET", [this](const RequestParams& p) -> Result<Json> {
       DLNEST_ASSIGN_OR_RETURN(int64_t limit, p.get_int("limit", 100));

@@ -142,12 +142,15 @@ async function continueTask(t) {
 function progressCell(t, progress) {
   const p = progress[t.ID];
   if (!p) return t.status === 'Running' ? el('span', { class: 'muted' }, 'running') : '';
+  if (p.stage === 'build') {
+    return bar(typeof p.fraction === 'number' ? p.fraction : 0, 'build' + (p.phase ? ' · ' + p.phase : ''));
+  }
   const steps = p.steps_per_epoch || 0;
   const epochs = p.epochs || 0;
   let fraction = 0, label = p.stage || '';
   if (epochs > 0) {
     fraction = ((p.epoch || 0) + (steps ? (p.step || 0) / steps : 0)) / epochs;
-    label = 'epoch ' + (p.epoch || 0) + '/' + epochs;
+    label = 'epoch ' + ((p.epoch || 0) + 1) + '/' + epochs;
   }
   if (p.eta_run_s !== undefined && p.eta_run_s !== null) label += ' · ETA ' + duration(p.eta_run_s);
   return bar(fraction, label);
@@ -202,10 +205,8 @@ function overview() {
     const [info, devs, history] = await Promise.all([
       api('/get_task_info'), api('/get_devices_info'),
       api('/get_task_history', { limit: historyLimit })]);
-    const progress = {};
-    await Promise.all(info.info.filter((t) => t.status === 'Running').slice(0, 32).map((t) =>
-      api('/get_task_progress', { task_ID: t.ID })
-          .then((r) => { progress[t.ID] = r.progress; }, () => {})));
+    const progress = {};  // building and running tasks carry their progress.json
+    for (const t of info.info) if (t.progress) progress[t.ID] = t.progress;
     devices.replaceChildren(...devs.info.map(deviceCard));
     active.replaceChildren(info.info.length ? taskTable(info.info, progress, 'active-tasks')
                                             : el('p', { class: 'muted' }, 'No pending or running task.'));
@@ -318,7 +319,7 @@ function facts(t) {
 
 function progressFacts(p) {
   if (!p) return el('p', { class: 'muted' }, 'No progress reported.');
-  const rows = [['stage', p.stage], ['epoch', (p.epoch || 0) + ' / ' + (p.epochs || '?')],
+  const rows = [['stage', p.stage], ['epoch', (typeof p.epoch === 'number' ? p.epoch + 1 : '?') + ' / ' + (p.epochs || '?')],
     ['step', (p.step || 0) + ' / ' + (p.steps_per_epoch || '?')], ['it/s', num(p.it_per_s, 2)],
     ['ETA epoch', duration(p.eta_epoch_s)], ['ETA run', duration(p.eta_run_s)]];
   for (const [k, v] of Object.entries(p.scalars || {})) rows.push([k, num(v)]);
