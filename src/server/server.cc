@@ -24,6 +24,7 @@
 #include "devices/probe_factory.h"
 #include "env/path.h"
 #include "project/project_builder.h"
+#include "project/project_plugins.h"
 #include "server/http_transport.h"
 #include "server/memory_estimate.h"
 #include "server/message_log.h"
@@ -532,6 +533,29 @@ class HttpServer : public Server {
     return reply;
   }
 
+  /// The names of the `plugins` parameter: repeated, or several in one value separated by
+  /// spaces; the original server's default "[]" names none.
+  static std::vector<std::string> plugin_names(const RequestParams& p) {
+    std::vector<std::string> names = split_plugin_names(p.get_all("plugins"));
+    names.erase(std::remove(names.begin(), names.end(), "[]"), names.end());
+    return names;
+  }
+
+  /// /add_plugins (and /new_proj's plugins): lists `names` in the project's config.
+  Result<Json> add_project_plugins(const std::string& target, const std::vector<std::string>& names,
+                                   bool full) {
+    DLNEST_ASSIGN_OR_RETURN(AddedPlugins added, add_plugins(target, names, full));
+    if (!added.added.empty()) {
+      std::string list;
+      for (const std::string& name : added.added) list += (list.empty() ? "" : " ") + name;
+      log_->add("[Add plugins] ", "added " + list + " in " + added.config_file, "#ff0f9f bold");
+    }
+    return Json{{"config_file", added.config_file},
+                {"added", added.added},
+                {"already", added.already},
+                {"not_builtin", added.user}};
+  }
+
   void install_routes() {
     route("/run_train", "POST", [this](const RequestParams& p) { return run_train(p); });
     route("/continue_train", "POST", [this](const RequestParams& p) { return continue_train(p); });
@@ -551,7 +575,15 @@ class HttpServer : public Server {
                 "created " + std::string(mnist ? "an MNIST" : "a") + " project in " +
                     path::absolute(target),
                 "#ff0f9f bold");
-      return Json::object();
+      const std::vector<std::string> plugins = plugin_names(p);
+      if (plugins.empty()) return Json::object();
+      return add_project_plugins(target, plugins, false);
+    });
+    route("/add_plugins", "POST", [this](const RequestParams& p) -> Result<Json> {
+      DLNEST_ASSIGN_OR_RETURN(std::string target, p.required("target_dir"));
+      DLNEST_ASSIGN_OR_RETURN(bool full, p.get_bool("full"));
+      if (target.empty()) return Status::invalid_argument("target_dir is empty");
+      return add_project_plugins(target, plugin_names(p), full);
     });
     route("/change_delay", "POST", [this](const RequestParams& p) -> Result<Json> {
       DLNEST_ASSIGN_OR_RETURN(int64_t delay, p.required_int("new_delay"));

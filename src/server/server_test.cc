@@ -659,5 +659,56 @@ TEST_F(ServerTest, BadRequestsGetClearErrorsAndTheServerStaysUp) {
   EXPECT_EQ(devices[1]["allowed"], true);
 }
 
+TEST_F(ServerTest, AddPluginsAndNewProjWithPluginsListThemInTheProjectsConfig) {
+  serve();
+  const std::string project = project_root_->file("with_plugins");
+  const auto plugins_config = [&] {
+    auto text = Env::default_env()->read_file(path::join(project, "plugins_config.json"));
+    return text.is_ok() ? Json::parse(*text) : Json();
+  };
+  // The original Python client's shape: a list of names becomes repeated fields.
+  Json reply = post("/new_proj", httplib::Params{{"target_dir", project},
+                                                 {"MNIST", "False"},
+                                                 {"plugins", "LogInit"},
+                                                 {"plugins", "SimpleCMDVisualize"}});
+  ASSERT_EQ(reply["status"], "success") << reply;
+  EXPECT_EQ(plugins_config()["plugins"], Json({"LogInit", "SimpleCMDVisualize"}));
+  EXPECT_EQ(plugins_config()["plugins_config"]["LogInit"], Json({{"level", "INFO"}}));
+
+  // Several names in one field, and `full`: every option of MailsNote.
+  reply = post("/add_plugins", {{"target_dir", project},
+                                {"plugins", "MailsNote AutoTensorboardScalar LogInit"},
+                                {"full", "True"}});
+  ASSERT_EQ(reply["status"], "success") << reply;
+  EXPECT_EQ(reply["added"], Json({"MailsNote", "AutoTensorboardScalar"}));
+  EXPECT_EQ(reply["already"], Json({"LogInit"}));
+  EXPECT_EQ(plugins_config()["plugins_config"]["MailsNote"]["port"], 25);
+  auto loaded = load_config(path::join(project, "root_config.json"));
+  ASSERT_TRUE(loaded.is_ok()) << loaded.status().message();
+  EXPECT_EQ(loaded->args["plugins"],
+            Json({"LogInit", "SimpleCMDVisualize", "MailsNote", "AutoTensorboardScalar"}));
+  const std::string log = get("/get_DLNest_output")["text"].get<std::string>();
+  EXPECT_NE(log.find("added MailsNote AutoTensorboardScalar in " +
+                     path::join(project, "plugins_config.json")),
+            std::string::npos)
+      << log;
+
+  const std::pair<httplib::Params, std::string> errors[] = {
+      {{{"plugins", "LogInit"}}, "Missing argument target_dir"},
+      {{{"target_dir", project_root_->file("nowhere")}, {"plugins", "LogInit"}},
+       "target_dir " + project_root_->file("nowhere") + ": no such folder"},
+      {{{"target_dir", project}, {"plugins", "../x"}},
+       "plugins: \"../x\" is not a plugin name (a C++ class name)"},
+      {{{"target_dir", project}}, "plugins: no plugin name given"},
+      {{{"target_dir", project}, {"plugins", "LogInit"}, {"full", "maybe"}},
+       "full: expected True or False"},
+  };
+  for (const auto& [params, message] : errors) {
+    reply = post("/add_plugins", params);
+    EXPECT_EQ(reply["status"], "error") << reply;
+    EXPECT_NE(reply["error"].get<std::string>().find(message), std::string::npos) << reply;
+  }
+}
+
 }  // namespace
 }  // namespace dlnest

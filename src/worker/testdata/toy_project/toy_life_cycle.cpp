@@ -1,8 +1,10 @@
 // A LifeCycle that records every hook and decision (args "record_hooks") to hooks.txt, skips the
 // stages listed in args "skip" ("Stage@epoch" or "Stage@epoch:iter") and, when the environment
 // names a stage in TOY_FAIL_AT ("Stage@epoch"), throws there like a bug in user code would: on
-// every rank, or only on rank TOY_FAIL_RANK when that is set.
+// every rank, or only on rank TOY_FAIL_RANK when that is set. Visualize runs every step when
+// args "visualize" is true. ToyPlugin, a training plugin, records its hooks to hooks.txt too.
 #include <dlnest/life_cycle.h>
+#include <dlnest/train_plugin.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -41,6 +43,9 @@ class ToyLifeCycle : public dlnest::LifeCycle {
     record("command_line_output " + std::to_string(epoch));
     if (!log["loss"].empty()) std::cout << "epoch " << epoch << " loss " << log["loss"].back() << std::endl;
   }
+  bool need_visualize(int, int, dlnest::Json&, const dlnest::Json& args) override {
+    return args.value("visualize", false);
+  }
   bool need_validation(int epoch, dlnest::Json&, const dlnest::Json&) override {
     record("need_validation " + std::to_string(epoch));
     return true;
@@ -72,3 +77,18 @@ class ToyLifeCycle : public dlnest::LifeCycle {
   double best_ = -1.0;
 };
 DLNEST_REGISTER_LIFE_CYCLE(ToyLifeCycle);
+
+class ToyPlugin : public dlnest::TrainPlugin {
+ public:
+  void init() override { record("init " + options().dump()); }
+  void before(const dlnest::StageInfo& info) override { record("before " + tag(info)); }
+  void after(const dlnest::StageInfo& info) override { record("after " + tag(info)); }
+  void on_abort(const std::string& error) override { record("on_abort " + error); }
+  void on_finish() override { record("on_finish"); }
+
+ private:
+  static void record(const std::string& line) {
+    std::ofstream("hooks.txt", std::ios::app) << "plugin " << line << "\n";
+  }
+};
+DLNEST_REGISTER_PLUGIN(ToyPlugin);
