@@ -8,6 +8,7 @@
 
 #include "dlnest/save_package.h"
 #include "env/path.h"
+#include "package/progress_file.h"
 #include "sdk/checkpoint_io.h"
 #include "sdk/comm_group.h"
 #include "sdk/gradient_sync.h"
@@ -245,10 +246,12 @@ class TrainLoop {
               [&] { life_cycle_->command_line_output(epoch, log_, args_); });
       if (decide(label + "need_validation",
                  [&] { return life_cycle_->need_validation(epoch, log_, args_); })) {
+        if (request_.on_stage) request_.on_stage(progress_stage::kValidation);
         stage(Stage::kValidation, epoch, -1, [&] { validation(epoch); });
       }
       if (decide(label + "need_save_model",
                  [&] { return life_cycle_->need_save_model(epoch, log_, args_); })) {
+        if (request_.on_stage) request_.on_stage(progress_stage::kSave);
         stage(Stage::kSaveModel, epoch, -1, [&] { save_model(epoch); });
       }
       const std::chrono::duration<double> took = Clock::now() - start;

@@ -40,6 +40,9 @@ struct TrainRequest {
   DistributedRank distributed;
   std::function<void(const StepProgress&)> on_step;
   std::function<void()> on_epoch_end;
+  /// The epoch's validation ("validation") or checkpoint ("save") begins; training steps
+  /// resume with the next on_step.
+  std::function<void(const std::string&)> on_stage;
   /// Polled after every training step and at every epoch's end: a signal number asks the run to
   /// stop there and write an interrupt checkpoint; 0 lets it go on. Under DDP the ranks agree,
   /// so that all of them stop after the same step.

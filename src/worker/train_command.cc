@@ -8,6 +8,8 @@
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <thread>
 
 #include "dlnest/save_package.h"
@@ -110,6 +112,19 @@ std::string resume_text(const WorkerInvocation& w) {
                                      : "checkpoint " + std::to_string(w.checkpoint_id));
 }
 
+/// The run's epochs when its args say (the default LifeCycle stops after args["epochs"]).
+std::optional<int> epochs_of(const std::string& package_dir) {
+  auto package = SavePackage::open(package_dir);
+  if (!package.is_ok()) return std::nullopt;
+  const Json& args = package->args();
+  const auto it = args.find("epochs");
+  if (it == args.end() || !it->is_number_integer() || it->get<int64_t>() < 0 ||
+      it->get<int64_t>() > INT_MAX) {
+    return std::nullopt;
+  }
+  return static_cast<int>(it->get<int64_t>());
+}
+
 /// What the training loop is told: the invocation's package, checkpoint, devices and rank.
 TrainRequest request_of(const WorkerInvocation& w) {
   TrainRequest r;
@@ -140,25 +155,39 @@ int train(const WorkerInvocation& w, const std::string& file) {
     std::cerr << "dlnest-worker: error: " << output.status().message() << "\n";
     return 2;
   }
-  dlnest::ProgressLine progress(**output);
-  if ((*output)->has_terminal()) {
-    request.on_step = [&progress](const dlnest::StepProgress& p) { progress.update(p); };
-    request.on_epoch_end = [&progress] { progress.end_epoch(); };
-  }
+  // Rank 0 reports the progress: progress.json, and progress lines when no terminal shows the
+  // redrawn one.
+  const bool lead = d.rank == 0;
+  std::unique_ptr<ProgressFile> progress_file;
+  if (lead) progress_file = std::make_unique<ProgressFile>(request.package_dir);
+  ProgressSinks sinks;
+  sinks.file = progress_file.get();
+  sinks.terminal = output->get();
+  if (lead && !(*output)->has_terminal()) sinks.lines = &std::cout;
+  sinks.epochs = epochs_of(request.package_dir);
+  sinks.pid = static_cast<int>(::getpid());
+  TrainingProgress progress(std::move(sinks));
+  request.on_step = [&progress](const StepProgress& p) { progress.step(p); };
+  request.on_epoch_end = [&progress] { progress.end_epoch(); };
+  request.on_stage = [&progress](const std::string& stage) { progress.stage(stage); };
   request.stop_signal = [] { return static_cast<int>(g_stop_signal); };
   std::cout << "[dlnest] train " << request.package_dir << " on " << request.device;
   if (d.world_size > 1) std::cout << " as rank " << d.rank << " of " << d.world_size;
   std::cout << resume_text(w) << std::endl;
+  progress.start();
   Status s = load_plugin(path::join(request.package_dir, SavePackage::kPluginFile));
   Result<TrainOutcome> outcome = s.is_ok() ? run_training(request) : Result<TrainOutcome>(s);
   if (!outcome.is_ok()) {
+    progress.finish(progress_stage::kFailed);
     std::cerr << "[dlnest] error: " << outcome.status().message() << std::endl;
     return 1;
   }
   if (outcome->interrupted) {
+    progress.finish(progress_stage::kInterrupted);
     report_interruption(*outcome->interrupted, request.package_dir);
     return kInterruptedExitCode;
   }
+  progress.finish(progress_stage::kFinished);
   std::cout << "[dlnest] finished" << std::endl;
   return 0;
 }

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "dlnest/save_package.h"
@@ -248,6 +249,57 @@ TEST_F(TrainE2ETest, ASecondSignalEndsTheWorkerAtOnce) {
   ::kill(pid, SIGINT);
   EXPECT_EQ(wait_for(pid), 128 + SIGINT);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1500));
+}
+
+TEST_F(TrainE2ETest, ProgressJsonFollowsTheRunAndEndsFinishedWithALinePerTenth) {
+  // 25 steps an epoch (400 samples in batches of 16), 2 epochs, 20 ms a step.
+  const std::string package =
+      fresh_copy(run_toy(freq("progress", {{"epochs", 1}})), "progress",
+                 {{"epochs", 2}, {"samples", 400}, {"step_ms", 20}});
+  const std::string file = path::join(package, "progress.json");
+  Env::default_env()->remove_file(file);  // the first run's
+  const pid_t pid = start_worker(package, {});
+  std::set<std::pair<int, int>> seen;  // (epoch, step) of the records read while it ran
+  bool timed = false;
+  while (::waitpid(pid, nullptr, WNOHANG) == 0) {
+    const Json p = Json::parse(read(file), nullptr, /*allow_exceptions=*/false);
+    if (p.is_object() && p["stage"] == "train" && p["epoch"].is_number()) {
+      seen.emplace(p["epoch"].get<int>(), p["step"].get<int>());
+      EXPECT_EQ(p["pid"], pid);
+      timed = timed || (p["it_per_s"].is_number() && p["eta_run_s"].is_number());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GE(seen.size(), 3u) << "the record moved while the run went on";
+  EXPECT_TRUE(timed) << "a record had the rate and the run's ETA";
+  const Json last = Json::parse(read(file));
+  EXPECT_EQ(last["stage"], "finished") << last;
+  EXPECT_EQ(last["epoch"], 1) << last;
+  EXPECT_EQ(last["epochs"], 2) << last;
+  EXPECT_EQ(last["step"], 25) << last;
+  EXPECT_EQ(last["steps_per_epoch"], 25) << last;
+  EXPECT_EQ(last["fraction"], 1.0) << last;
+  EXPECT_EQ(last["eta_run_s"], 0.0) << last;
+  EXPECT_TRUE(last["scalars"]["loss"].is_number()) << last;
+  EXPECT_FALSE(Env::default_env()->file_exists(file + ".tmp"));
+  // Without a terminal, a progress line per tenth of an epoch.
+  const std::vector<std::string> lines = lines_of(path::join(package, SavePackage::kOutputFile));
+  std::vector<std::string> progress;
+  for (const std::string& line : lines) {
+    if (line.rfind("[dlnest] epoch ", 0) == 0) progress.push_back(line);
+  }
+  ASSERT_EQ(progress.size(), 20u) << read(path::join(package, SavePackage::kOutputFile));
+  EXPECT_EQ(progress[0].rfind("[dlnest] epoch 1/2 | 3/25 | ", 0), 0u) << progress[0];
+  EXPECT_EQ(progress[19].rfind("[dlnest] epoch 2/2 | 25/25 | ", 0), 0u) << progress[19];
+}
+
+TEST_F(TrainE2ETest, AFailedRunEndsItsProgressFailed) {
+  const std::string package = fresh_copy(run_toy(freq("progress_failed", {{"epochs", 1}})),
+                                         "progress_failed", {{"runner_name", "NoSuchRunner"}});
+  auto r = run_process({kBin + "/dlnest-worker", "train", "--package", package}, "");
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_EQ(r->exit_code, 1);
+  EXPECT_EQ(Json::parse(read(path::join(package, "progress.json")))["stage"], "failed");
 }
 
 TEST_F(TrainE2ETest, RunBuildsTrainsAndFillsThePackage) {
