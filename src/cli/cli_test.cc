@@ -151,5 +151,21 @@ TEST(CliTest, ContinueTakesATaskIdAndSendsTheChanges) {
   EXPECT_TRUE(has("CPU=True"));
 }
 
+TEST(CliTest, MemoryIsANumberOrAuto) {
+  ScriptedServer server({});
+  CliRun run = run_dlnest({"--server", server.address(), "continue", "-r", "T_1", "-m", "auto"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  const std::vector<std::string> params = server.continue_params();
+  EXPECT_NE(std::find(params.begin(), params.end(), "memory_consumption=auto"), params.end());
+  for (const char* bad : {"autox", "0", "12MB"}) {
+    run = run_dlnest({"--server", server.address(), "continue", "-r", "T_1", "-m", bad});
+    EXPECT_EQ(run.exit_code, 2) << bad;
+    EXPECT_NE(run.err.find(std::string("-m takes a number of MB, -1 (the default) or auto; got '") +
+                           bad + "'"),
+              std::string::npos)
+        << run.err;
+  }
+}
+
 }  // namespace
 }  // namespace dlnest

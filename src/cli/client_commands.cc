@@ -35,7 +35,7 @@ void add_analyze(CLI::App& app, int& exit_code, const ClientOptions& client) {
   auto record = std::make_shared<std::string>();
   auto checkpoint = std::make_shared<int>(-1);
   auto scripts = std::make_shared<std::string>();
-  auto memory = std::make_shared<int>(-1);
+  auto memory = std::make_shared<std::string>();
   auto cpu = std::make_shared<bool>(false);
   auto foreground = std::make_shared<bool>(false);
   cmd->add_option("-r,--record", *record, "the save package, or the id of its task")->required();
@@ -43,7 +43,9 @@ void add_analyze(CLI::App& app, int& exit_code, const ClientOptions& client) {
                   "checkpoint to load (default -1: the latest; -2: none)");
   cmd->add_option("-s,--scripts", *scripts,
                   "folder of the experiment scripts (default: the package's AnalyzeScripts/)");
-  cmd->add_option("-m,--memory", *memory, "GPU memory the task needs in MB");
+  cmd->add_option("-m,--memory", *memory,
+                  "GPU memory the task needs in MB, or auto (from the last measured peak)")
+      ->check(memory_validator());
   cmd->add_flag("--cpu", *cpu, "run on the CPU");
   auto gpu = std::make_shared<int>(-1);
   cmd->add_option("--gpu", *gpu, "with --foreground: run on GPU number ID");
@@ -52,7 +54,7 @@ void add_analyze(CLI::App& app, int& exit_code, const ClientOptions& client) {
   cmd->callback([=, &exit_code, &client] {
     if (*foreground) {
       // One shot, like the original DLNest.Analyze: -s names the script file.
-      if (scripts->empty() || *memory != -1) {
+      if (scripts->empty() || !memory->empty()) {
         exit_code = usage_error(
             "dlnest analyze --foreground runs one script: give it with -s FILE.cpp (-m is for "
             "tasks submitted to a server)");
@@ -76,7 +78,7 @@ void add_analyze(CLI::App& app, int& exit_code, const ClientOptions& client) {
     }
     ApiParams params = {{"record_path", *package}, {"checkpoint_ID", std::to_string(*checkpoint)}};
     if (!scripts->empty()) params.emplace_back("script_path", path::absolute(*scripts));
-    if (*memory != -1) params.emplace_back("memory_consumption", std::to_string(*memory));
+    if (!memory->empty() && *memory != "-1") params.emplace_back("memory_consumption", *memory);
     if (*cpu) params.emplace_back("CPU", "True");
     exit_code = submit_task(client, "/analyze", params);
   });

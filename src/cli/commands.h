@@ -22,6 +22,9 @@ inline constexpr int kUsageExitCode = 2;
 /// Prints "dlnest: error: <message>" to stderr and returns kUsageExitCode.
 int usage_error(const std::string& message);
 
+/// Checks a -m value: a positive number of MB, -1 (the default) or auto.
+CLI::Validator memory_validator();
+
 /// `dlnest config -c CFG [-f FREQ]`: print the merged arguments.
 void add_config_command(CLI::App& app, int& exit_code);
 /// `dlnest package create|show ...`: the save package on its own (`show` asks the server that

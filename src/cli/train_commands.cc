@@ -12,6 +12,7 @@
 #include "dlnest/save_package.h"
 #include "env/path.h"
 #include "package/args_history.h"
+#include "server/memory_estimate.h"
 #include "task/train_package.h"
 #include "task/worker_invocation.h"
 
@@ -38,19 +39,37 @@ void add_device_flags(CLI::App* cmd, DeviceFlags& flags) {
       ->excludes(cpu);
 }
 
+}  // namespace
+
+CLI::Validator memory_validator() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        Result<MemoryRequest> parsed = parse_memory_request(value);
+        return parsed.is_ok()
+                   ? ""
+                   : "-m takes a number of MB, -1 (the default) or auto; got '" + value + "'";
+      },
+      "MB|auto", "memory");
+}
+
+namespace {
+
 /// How a task runs: --ddp and --nproc anywhere; the rest only for tasks a server runs.
 struct ServerFlags {
-  int memory = -1;
+  std::string memory;  ///< -m: MB, -1 or auto; empty: not given
   bool multi_gpu = false;
   bool ddp = false;
   int nproc = 0;
   int max_restarts = 0;
-  bool server_only() const { return memory != -1 || multi_gpu || max_restarts != 0; }
+  bool memory_given() const { return !memory.empty() && memory != "-1"; }
+  bool server_only() const { return memory_given() || multi_gpu || max_restarts != 0; }
 };
 
 void add_server_flags(CLI::App* cmd, ServerFlags& flags) {
   cmd->add_option("-m,--memory", flags.memory,
-                  "GPU memory the task needs in MB (default: 90% of a card)");
+                  "GPU memory the task needs in MB, or auto: the last measured peak of the same "
+                  "project and config x1.2 (default: 90% of a card)")
+      ->check(memory_validator());
   cmd->add_flag("--mc,--multi-gpu", flags.multi_gpu,
                 "spread over several GPUs when one is not enough");
   auto* ddp = cmd->add_flag("--ddp", flags.ddp,
@@ -97,7 +116,7 @@ Status check_mode(bool foreground, const DeviceFlags& device, const ServerFlags&
 }
 
 void add_server_params(ApiParams& params, const DeviceFlags& device, const ServerFlags& flags) {
-  if (flags.memory != -1) params.emplace_back("memory_consumption", std::to_string(flags.memory));
+  if (flags.memory_given()) params.emplace_back("memory_consumption", flags.memory);
   if (device.cpu) params.emplace_back("CPU", "True");
   if (flags.ddp) params.emplace_back("DDP", "True");
   if (flags.nproc > 0) params.emplace_back("nproc", std::to_string(flags.nproc));
