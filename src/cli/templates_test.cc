@@ -43,6 +43,21 @@ TEST(TemplatesTest, NewRefusesAnExistingFolder) {
   EXPECT_EQ(r.output, "dlnest: error: dlnest new: " + dir.path() + " already exists\n");
 }
 
+TEST(TemplatesTest, NewListsTheGivenPluginsInTheProjectsConfig) {
+  TempDir dir;
+  const std::string project = dir.file("with_plugins");
+  ProcessResult r = dlnest({"new", "-d", project, "-p", "LogInit", "SimpleCMDVisualize"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto config = load_config(path::join(project, "root_config.json"));
+  ASSERT_TRUE(config.is_ok()) << config.status().message();
+  EXPECT_EQ(config->args["plugins"], Json({"LogInit", "SimpleCMDVisualize"}));
+  EXPECT_EQ(config->args["plugins_config"]["LogInit"], Json({{"level", "INFO"}}));
+  r = dlnest({"new", "-d", dir.file("bad"), "-p", "Log/Init"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.output, "dlnest: error: dlnest new: plugins: \"Log/Init\" is not a plugin name "
+                      "(a C++ class name)\n");
+}
+
 TEST(TemplatesTest, TheEmptyTemplateTrainsOutOfTheBox) {
   TempDir dir;
   const std::string project = dir.file("mine");

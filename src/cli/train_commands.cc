@@ -12,6 +12,7 @@
 #include "dlnest/save_package.h"
 #include "env/path.h"
 #include "package/args_history.h"
+#include "project/project_plugins.h"
 #include "server/memory_estimate.h"
 #include "task/train_package.h"
 #include "task/worker_invocation.h"
@@ -269,12 +270,21 @@ void add_new(CLI::App& app, int& exit_code) {
   auto mnist = std::make_shared<bool>(false);
   cmd->add_option("-d,--directory", *dir, "folder of the new project")->required();
   cmd->add_flag("--mnist,--MNIST", *mnist, "a complete Fashion-MNIST project");
+  auto plugins = std::make_shared<std::vector<std::string>>();
+  cmd->add_option("-p,--plugins", *plugins, "training plugins to list in its config");
   cmd->callback([=, &exit_code] {
     const std::string target = path::absolute(*dir);
     const Status s = create_project(target, *mnist);
     if (!s.is_ok()) {
       exit_code = fail(s.with_context("dlnest new"));
       return;
+    }
+    if (!plugins->empty()) {
+      const Status added = add_plugins(target, *plugins, /*full=*/false).status();
+      if (!added.is_ok()) {
+        exit_code = fail(added.with_context("dlnest new"));
+        return;
+      }
     }
     BuildOptions editors;
     editors.dlnest_cmake_dir = default_dlnest_cmake_dir();

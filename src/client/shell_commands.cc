@@ -45,16 +45,26 @@ const FlagSpec kNproc{"-nproc", Value::kInt, "nproc", "N",
                       "with -DDP -CPU: the number of processes"};
 const FlagSpec kCpu{"-CPU", Value::kNone, "CPU", "", "run on the CPU"};
 const FlagSpec kDescription{"-d", Value::kText, "description", "DESC", "description of the run"};
+const FlagSpec kPlugins{"-p", Value::kText, "plugins", "NAMES",
+                        "training plugins to list in its config: -p LogInit MailsNote"};
 const FlagSpec kRecord{"-r", Value::kPath, "record_path", "PKG", "the save package", true};
 
 const std::vector<CommandSpec>& command_specs() {
   static const std::vector<CommandSpec> kSpecs = {
       {"new",
-       "-d DIR [-MNIST]",
+       "-d DIR [-MNIST] [-p NAMES]",
        "create a project from a template",
        {{"-d", Value::kPath, "target_dir", "DIR", "folder of the new project", true},
-        {"-MNIST", Value::kNone, "MNIST", "", "the Fashion-MNIST example, not the empty project"}},
+        {"-MNIST", Value::kNone, "MNIST", "", "the Fashion-MNIST example, not the empty project"},
+        kPlugins},
        "/new_proj"},
+      {"addP",
+       "-d DIR -p NAMES [-F]",
+       "list training plugins in a project's config",
+       {{"-d", Value::kPath, "target_dir", "DIR", "the project's folder", true},
+        {kPlugins.flag, kPlugins.value, kPlugins.param, kPlugins.meta, kPlugins.help, true},
+        {"-F", Value::kNone, "full", "", "write every option of a built-in, not only the main ones"}},
+       "/add_plugins"},
       {"run",
        "-c CFG [-f FREQ] [-m MB|auto] [-d DESC] [-ns] [-mc] [-sd] [-DDP] [-nproc N] [-CPU]",
        "queue a training task",
@@ -323,6 +333,8 @@ Result<ShellCommand> parse_flag_command(const CommandSpec& spec,
                                    [](const auto& param) { return param.first == "MNIST"; });
     command.done =
         std::string("created ") + (mnist ? "MNIST " : "") + "project " + params.front().second;
+  } else if (spec.name == std::string("addP")) {
+    command.done = "listed plugins in the config of " + params.front().second;
   } else if (spec.name == std::string("changeDevices")) {
     std::string ids;
     for (const auto& param : params) ids += (ids.empty() ? "" : " ") + param.second;

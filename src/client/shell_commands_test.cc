@@ -115,9 +115,30 @@ TEST(ParseShellCommand, NewMnist) {
 }
 
 TEST(ParseShellCommand, NewNeedsAFolder) {
-  EXPECT_EQ(error_of("new"), "new: missing -d DIR\nusage: new -d DIR [-MNIST]");
-  EXPECT_EQ(error_of("new -d"), "new: -d needs a value (DIR)\nusage: new -d DIR [-MNIST]");
-  EXPECT_EQ(error_of("new -d -MNIST"), "new: -d needs a value (DIR)\nusage: new -d DIR [-MNIST]");
+  EXPECT_EQ(error_of("new"), "new: missing -d DIR\nusage: new -d DIR [-MNIST] [-p NAMES]");
+  EXPECT_EQ(error_of("new -d"), "new: -d needs a value (DIR)\nusage: new -d DIR [-MNIST] [-p NAMES]");
+  EXPECT_EQ(error_of("new -d -MNIST"), "new: -d needs a value (DIR)\nusage: new -d DIR [-MNIST] [-p NAMES]");
+}
+
+TEST(ParseShellCommand, NewWithPlugins) {
+  ShellCommand c = parse("new -d p -p LogInit SimpleCMDVisualize");
+  EXPECT_EQ(c.request, post("/new_proj", {{"target_dir", "/home/u/proj/p"},
+                                          {"plugins", "LogInit SimpleCMDVisualize"}}));
+}
+
+TEST(ParseShellCommand, AddPluginsAsTheOriginalShell) {
+  ShellCommand c = parse("addP -d ../p -p MailsNote AutoTensorboardScalar -F");
+  EXPECT_EQ(c.action, ShellAction::kRequest);
+  EXPECT_EQ(c.request, post("/add_plugins", {{"target_dir", "/home/u/p"},
+                                             {"plugins", "MailsNote AutoTensorboardScalar"},
+                                             {"full", "True"}}));
+  EXPECT_EQ(c.done, "listed plugins in the config of /home/u/p");
+  EXPECT_EQ(parse("addP -p LogInit -d /p").request,
+            post("/add_plugins", {{"target_dir", "/p"}, {"plugins", "LogInit"}}));
+  EXPECT_EQ(error_of("addP -d /p"),
+            "addP: missing -p NAMES\nusage: addP -d DIR -p NAMES [-F]");
+  EXPECT_EQ(error_of("addP -p LogInit"),
+            "addP: missing -d DIR\nusage: addP -d DIR -p NAMES [-F]");
 }
 
 TEST(ParseShellCommand, PathsExpandHomeAndFoldDots) {
@@ -490,7 +511,7 @@ TEST(WatchPoll, AsksForTheWatchedTaskFromItsOffset) {
 TEST(ShellHelp, ListsEveryCommand) {
   const std::string help = *shell_help("");
   for (const char* name :
-       {"new",           "run",         "continue",    "analyze", "runExp", "watch",  "withdraw",
+       {"new",           "addP",        "run",         "continue",    "analyze", "runExp", "watch",  "withdraw",
         "del",           "showTask",    "showDevices", "showDL",  "showAN", "output", "history",
         "changeDevices", "changeDelay", "changeMax",   "clear",   "help",   "exit"}) {
     EXPECT_THAT(help, HasSubstr(std::string("  ") + name)) << name;
@@ -520,7 +541,7 @@ TEST(CompleteShellWord, Flags) {
   EXPECT_THAT(complete_shell_word("run -c a.json -D", 14).words, ElementsAre("-DDP"));
   EXPECT_THAT(complete_shell_word("analyze -", 8).words,
               ElementsAre("-r", "-c", "-s", "-m", "-CPU"));
-  EXPECT_THAT(complete_shell_word("new -d x ", 9).words, ElementsAre("-d", "-MNIST"));
+  EXPECT_THAT(complete_shell_word("new -d x ", 9).words, ElementsAre("-d", "-MNIST", "-p"));
 }
 
 TEST(CompleteShellWord, PathsAfterPathFlags) {

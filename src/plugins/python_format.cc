@@ -1,5 +1,6 @@
 #include "plugins/python_format.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdio>

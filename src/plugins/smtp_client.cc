@@ -74,7 +74,7 @@ struct SslFree {
 /// The connection to the server, plain or (after STARTTLS) TLS.
 class Connection {
  public:
-  Connection(const MailServer& server) : server_(server) {}
+  explicit Connection(const MailServer& server) : server_(server) {}
 
   Status open() {
     addrinfo hints{};

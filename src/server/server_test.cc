@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -335,19 +336,55 @@ TEST_F(ServerTest, ANewTrainingIsQueuedAtOnceAndBuiltAsItsFirstStage) {
   const std::string id = reply["task_ID"];
   const Json building = wait_state(id, "Building", 30);
   EXPECT_TRUE(building["needs_build"].get<bool>());
-  // The compiler's output is the task's output as it happens.
+  // The compiler's output is the task's output as it happens, and the task info carries the
+  // build's progress (ninja's count as a fraction).
   const auto deadline = Clock::now() + std::chrono::seconds(300);
   std::string text;
-  while (Clock::now() < deadline && text.find("[build]") == std::string::npos) {
+  Json counted;
+  while (Clock::now() < deadline) {
+    const Json info = task(id);
+    if (!info.value("needs_build", false)) break;
     text = get("/get_task_output", {{"task_ID", id}, {"offset", "0"}})["text"];
+    const Json progress = info.value("progress", Json());
+    if (progress.is_object() && progress["stage"] == "build" && progress["fraction"].is_number()) {
+      counted = progress;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_NE(text.find("[build]"), std::string::npos) << text;
+  ASSERT_TRUE(counted.is_object()) << "no build progress in the task info while it built";
+  EXPECT_TRUE(counted["total"].is_number()) << counted;
   const Json info = wait_state(id, "Finished");
   EXPECT_FALSE(info["needs_build"].get<bool>());
   const std::string log = get("/get_DLNest_output")["text"];
   EXPECT_NE(log.find("[Build] " + id), std::string::npos) << log;
   EXPECT_NE(log.find("[Built] " + id), std::string::npos) << log;
+}
+
+TEST_F(ServerTest, TheTaskInfoOfARunningTrainingCarriesItsProgress) {
+  ASSERT_NO_FATAL_FAILURE(serve());
+  const std::string id = submit("long.json");
+  wait_state(id, "Running");
+  // The entries of /get_task_info and /get_task carry the package's progress.json as it moves.
+  std::set<std::pair<int, int>> seen;
+  const auto deadline = Clock::now() + std::chrono::seconds(120);
+  Json progress;
+  while (Clock::now() < deadline && seen.size() < 3) {
+    const Json info = get("/get_task_info")["info"];
+    ASSERT_EQ(info.size(), 1u) << info;
+    progress = info[0].value("progress", Json());
+    if (progress.is_object() && progress["stage"] == "train" && progress["step"].is_number()) {
+      seen.emplace(progress["epoch"].get<int>(), progress["step"].get<int>());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_GE(seen.size(), 3u) << progress;
+  EXPECT_EQ(progress["epochs"], 100000) << progress;
+  EXPECT_TRUE(task(id)["progress"].is_object());
+  ASSERT_EQ(post("/del_task", {{"task_ID", id}})["status"], "success");
+  const Json killed = wait_state(id, "Killed", 60);
+  EXPECT_FALSE(killed.contains("progress")) << "an ended task reads no file";
+  EXPECT_FALSE(get("/get_task_history")["info"][0].contains("progress"));
 }
 
 TEST_F(ServerTest, ACompileErrorFailsTheTaskWithTheCompilersFirstErrorLine) {
