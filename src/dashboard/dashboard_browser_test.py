@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """The dashboard in a real browser: headless chromium (driven by chromium-driver through
 python3-selenium) against a real `dlnest server` training the toy project. The task appears, its
-progress moves, its curve gains points, deleting it from the page ends it, and a hostile
-description stays text. Screenshots go to --out-dir. Exits 77 (skipped) without chromium."""
+progress (the worker's progress.json) moves, its curve gains points, deleting it from the page
+ends it, and a hostile description stays text. Screenshots go to --out-dir, among them
+dashboard_clean.png: the task page of a normal run, for docs/images/dashboard.png. Exits 77
+(skipped) without chromium."""
 
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -193,27 +196,22 @@ class DashboardCheck:
         self.shot("task")
 
     def check_progress(self, task_id):
+        """The worker's own progress.json, shown on the task page, moves as the training goes."""
         progress_file = os.path.join(self.package_of(task_id), "progress.json")
-        if not os.path.exists(progress_file):
-            # Until the trainer writes progress.json, the test writes it as the trainer would.
-            print("no progress.json from the trainer; the test writes it")
-            for step in (1, 2):
-                fake = {"stage": "train", "epoch": 0, "epochs": 200, "step": step,
-                        "steps_per_epoch": 6, "it_per_s": 5.0, "eta_epoch_s": 1, "eta_run_s": 240,
-                        "scalars": {"loss": 0.5 / step}}
-                with open(progress_file + ".tmp", "w") as f:
-                    json.dump(fake, f)
-                os.replace(progress_file + ".tmp", progress_file)
-                wait_for("step %d in the progress" % step,
-                         lambda: ("%d / 6" % step) in self.progress_text(), 30)
-            return
+        wait_for("the worker's progress.json", lambda: os.path.exists(progress_file), 60)
         first = wait_for("progress", self.progress_text, 60)
         wait_for("the progress to move", lambda: self.progress_text() not in ("", first), 120)
+        text = self.progress_text()
+        assert "/ 200" in text and "it/s" in text, text
 
     def delete_from_page(self, task_id):
         self.web.get(self.server.base + "/")
         button = wait_for("the Delete button", lambda: self.web.find_elements(
             "css selector", 'tr[data-task="%s"] button.del' % task_id), 30)
+        # The task list's progress column, from the progress the task info carries.
+        wait_for("the epoch in the task list", lambda: "/200" in self.js(
+            "const r = document.querySelector('tr[data-task=\"' + arguments[0] + '\"]');"
+            "return r ? r.textContent : ''", task_id), 30)
         self.shot("tasks")
         button[0].click()
         self.web.switch_to.alert.accept()
@@ -221,6 +219,21 @@ class DashboardCheck:
             "const r = document.querySelector('#ended-tasks tr[data-task=\"' + arguments[0] + '\"] .badge');"
             "return r && r.textContent === 'Killed'", task_id), 60)
         self.shot("tasks_after_delete")
+
+    def clean_shot(self, task_id, name):
+        """A screenshot of the task page of a training with nothing hostile in it, once its
+        curves have some points and its progress has moved (docs/images/dashboard.png)."""
+        self.web.get(self.server.base + "/#/task/" + task_id)
+        wait_for("Running on the task page",
+                 lambda: "Running" in self.js("return document.getElementById('task-facts').textContent"), 600)
+        self.check_progress(task_id)
+        wait_for("epoch 6 in the progress", lambda: int(
+            (re.search(r"(\d+) / 200", self.progress_text()) or re.search("(0)", "0")).group(1)) >= 6, 180)
+        try:  # curves of some length, for the picture (metrics.jsonl's step records)
+            wait_for("a curve of 30 points", lambda: self.curve_points() >= 30, 60)
+        except AssertionError as e:
+            print("screenshot without long curves: %s" % e)
+        self.shot(name)
 
     def compare(self):
         self.web.get(self.server.base + "/#/compare")
@@ -253,6 +266,14 @@ def run(args):
         check.task_page(task_id)
         check.delete_from_page(task_id)
         check.compare()
+        # A normal run, for the picture of the dashboard in the docs.
+        with open(freq, "w") as f:
+            json.dump({"epochs": 200, "step_ms": 150}, f)
+        clean = call(server.base, "/run_train", dict(submit, description="toy run, 150 ms a step"), "POST")
+        assert clean["status"] == "success", clean
+        check.package_of = lambda _: clean["record_path"]
+        check.clean_shot(clean["task_ID"], "dashboard_clean")
+        call(server.base, "/del_task", {"task_ID": clean["task_ID"]}, "POST")
         assert paint < 300, "first paint took %.0f ms" % paint
         print("PASSED")
     finally:
