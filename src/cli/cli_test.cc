@@ -67,7 +67,8 @@ class ScriptedServer {
     });
     server_.Get("/get_task", [this](const httplib::Request&, httplib::Response& res) {
       std::lock_guard<std::mutex> lock(mu_);
-      reply(res, {{"info", {{"status", status_}, {"package_dir", "/saves/run_1"}}}});
+      reply(res, {{"info", {{"status", status_}, {"package_dir", "/saves/run_1"},
+                            {"progress", progress_}}}});
     });
     server_.Post("/continue_train", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard<std::mutex> lock(mu_);
@@ -86,6 +87,10 @@ class ScriptedServer {
   void set_status(const std::string& status) {
     std::lock_guard<std::mutex> lock(mu_);
     status_ = status;
+  }
+  void set_progress(const Json& progress) {
+    std::lock_guard<std::mutex> lock(mu_);
+    progress_ = progress;
   }
   std::vector<std::string> continue_params() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -107,6 +112,7 @@ class ScriptedServer {
   std::string output_ = "[DLNest Analyze Process] Waiting for command...\n";
   bool sent_ = false;
   std::string status_ = "Running";
+  Json progress_;
   std::vector<std::string> continue_params_;
 };
 
@@ -130,6 +136,31 @@ TEST(CliTest, ExpPrintsItsScriptsOutputAndExitsByItsOutcome) {
   run = run_dlnest({"--server", killed.address(), "exp", "A_1", "getAcc"});
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_NE(run.err.find("A_1 Killed before getAcc ended"), std::string::npos) << run.err;
+}
+
+TEST(CliTest, OutputFollowShowsTheProgressAsAStatusLineAtATerminalOnly) {
+  ScriptedServer server({});
+  server.set_progress(Json::parse(R"({"stage": "train", "epoch": 2, "epochs": 10, "step": 45,
+      "steps_per_epoch": 100, "it_per_s": 12.34, "eta_epoch_s": 4.5, "eta_run_s": 250})"));
+  std::thread finish([&server] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    server.set_status("Finished");
+  });
+  // `script` gives the command a terminal.
+  const std::string command = std::string(DLNEST_BIN_DIR) + "/dlnest --server " +
+                              server.address() + " output -f T_1";
+  CliRun tty = testing::run_binary({"/usr/bin/script", "-qfec", command, "/dev/null"});
+  finish.join();
+  EXPECT_EQ(tty.exit_code, 0) << tty.out << tty.err;
+  EXPECT_NE(tty.out.find("\r\033[Kepoch 3/10 | 45/100 | 12.3 it/s | ETA 0:05 (run 4:10)"),
+            std::string::npos)
+      << tty.out;
+  EXPECT_NE(tty.out.find("T_1 Finished"), std::string::npos) << tty.out;
+
+  server.set_status("Finished");
+  const CliRun piped = run_dlnest({"--server", server.address(), "output", "-f", "T_1"});
+  EXPECT_EQ(piped.exit_code, 0) << piped.err;
+  EXPECT_EQ(piped.out, "") << "no status line when stdout is not a terminal";
 }
 
 TEST(CliTest, ContinueTakesATaskIdAndSendsTheChanges) {
