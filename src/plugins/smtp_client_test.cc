@@ -89,6 +89,23 @@ TEST(SmtpClientTest, WithoutAuthTheServerRefusesAndSaysSo) {
   EXPECT_NE(refused.message().find("MAIL FROM: 530"), std::string::npos) << refused.message();
 }
 
+TEST(SmtpClientTest, StartsTlsWhenOfferedAndChecksTheCertificate) {
+  SmtpSink sink;
+  if (!sink.start_tls()) GTEST_SKIP() << "no SMTP sink with TLS (python3-aiosmtpd, openssl)";
+  MailServer server;
+  server.host = "127.0.0.1";
+  server.port = sink.port();
+  const Status s = send_mail(server, a_mail());
+  // A self-signed certificate: the upgrade is made and the certificate refused, so nothing
+  // is sent in the clear after STARTTLS was offered.
+  EXPECT_NE(
+      s.message().find("smtp 127.0.0.1:" + std::to_string(sink.port()) + ": STARTTLS handshake: "),
+      std::string::npos)
+      << s.message();
+  EXPECT_NE(s.message().find("certificate verify failed"), std::string::npos) << s.message();
+  EXPECT_TRUE(sink.mails(0).empty());
+}
+
 TEST(SmtpClientTest, NoServerIsAClearError) {
   // A port nobody listens on: bind one, then close it.
   int port = 0;

@@ -35,10 +35,27 @@ class SmtpSink {
 
   /// Starts the sink; false when aiosmtpd is missing or it does not come up within 20 s.
   bool start(const std::string& user = "", const std::string& password = "") {
+    return start_with({user.empty()
+                           ? std::vector<std::string>{}
+                           : std::vector<std::string>{"--user", user, "--password", password}});
+  }
+
+  /// Starts the sink offering STARTTLS with a new self-signed certificate for "localhost";
+  /// false when aiosmtpd or the openssl command is missing.
+  bool start_tls() {
+    const std::string make_cert =
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout " +
+        dir_.file("key.pem") + " -out " + dir_.file("cert.pem") + " >/dev/null 2>&1";
+    if (std::system(make_cert.c_str()) != 0) return false;
+    return start_with({"--tls", dir_.file("cert.pem"), dir_.file("key.pem")});
+  }
+
+ private:
+  bool start_with(const std::vector<std::string>& options) {
     const std::string py = python();
     if (py.empty()) return false;
     std::vector<std::string> argv = {py, SMTP_SINK_PY, dir_.path(), port_file()};
-    if (!user.empty()) argv.insert(argv.end(), {"--user", user, "--password", password});
+    argv.insert(argv.end(), options.begin(), options.end());
     std::vector<char*> args;
     for (std::string& a : argv) args.push_back(a.data());
     args.push_back(nullptr);
@@ -55,6 +72,7 @@ class SmtpSink {
     return false;
   }
 
+ public:
   ~SmtpSink() {
     if (pid_ > 0) {
       ::kill(pid_, SIGKILL);

@@ -1,15 +1,16 @@
 """A local SMTP server for tests: every mail it accepts is written to <dir>/mail-<n>.eml.
 
-usage: smtp_sink.py DIR PORT_FILE [--user U --password P]
+usage: smtp_sink.py DIR PORT_FILE [--user U --password P] [--tls CERT KEY]
 
 It listens on 127.0.0.1 at a free port, writes the port to PORT_FILE once it accepts
 connections, and runs until killed. With --user/--password it offers AUTH PLAIN and LOGIN
-(without TLS) and accepts only that login.
+(without TLS) and accepts only that login. With --tls it offers STARTTLS with that certificate.
 """
 import argparse
 import logging
 import os
 import socket
+import ssl
 import time
 import warnings
 
@@ -45,6 +46,7 @@ def main():
     parser.add_argument("port_file")
     parser.add_argument("--user")
     parser.add_argument("--password")
+    parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     args = parser.parse_args()
 
     def authenticate(server, session, envelope, mechanism, auth_data):
@@ -59,6 +61,10 @@ def main():
     if args.user:
         kwargs = dict(authenticator=authenticate, auth_require_tls=False,
                       auth_required=True)
+    if args.tls:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.tls[0], args.tls[1])
+        kwargs["tls_context"] = context
     controller = Controller(Sink(args.folder), hostname="127.0.0.1", port=port, **kwargs)
     controller.start()
     with open(args.port_file + ".tmp", "w") as out:
