@@ -3,6 +3,7 @@
 # (docs/benchmarks.md, "Training speed"):
 #   dlnest        `dlnest run --foreground` on a copy of templates/mnist
 #   dlnest_w0     the same with the DataLoader's background threads off ("workers": 0)
+#   dlnest_w1     the same with one background thread ("workers": 1; not in the default VARIANTS)
 #   cpp_tuned     bench/handwritten_mnist with dlnest-worker's mallopt settings
 #   cpp_default   bench/handwritten_mnist with glibc's default allocator settings
 #   python        bench/python_mnist.py under /usr/bin/python3 (Debian's python3-torch)
@@ -128,6 +129,7 @@ run_variant() {
   case $2 in
     dlnest) run_dlnest "$1" dlnest ;;
     dlnest_w0) run_dlnest "$1" dlnest_w0 0 ;;
+    dlnest_w1) run_dlnest "$1" dlnest_w1 1 ;;
     cpp_tuned) run_cpp "$1" tuned ;;
     cpp_default) run_cpp "$1" default ;;
     python) run_python "$1" python "$TRAIN_SUBSET" ;;
