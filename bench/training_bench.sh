@@ -90,14 +90,28 @@ freq_file() {
 # record VARIANT REP SUBSET: prefixes the JSON lines on stdin and appends them to the results.
 record() { sed "s/^/$1\t$2\t$(steps "$3")\t/" >>"$results"; }
 
-# run_dlnest REP VARIANT [WORKERS]: one DLNest run; records its metrics.jsonl lines and the stage
-# times TimedLifeCycle printed.
+# epoch_lines FILE: the epoch records of a metrics.jsonl as {"epoch", "seconds", "mean_loss"}
+# lines (the epoch's wall time and the mean of its logged "loss").
+epoch_lines() {
+  python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("kind") == "epoch":
+        out = {"epoch": r["epoch"], "seconds": r["values"]["seconds"]}
+        if "loss" in r["values"]:
+            out["mean_loss"] = r["values"]["loss"]
+        print(json.dumps(out))' "$1"
+}
+
+# run_dlnest REP VARIANT [WORKERS]: one DLNest run; records the epochs of its metrics.jsonl and
+# the stage times TimedLifeCycle printed.
 run_dlnest() {
   local name=$2_rep$1 freq
   freq=$(freq_file "$EPOCHS" "$TRAIN_SUBSET" "${3:-}")
   "$BUILD/bin/dlnest" run -c "$project/root_config.json" -f "$freq" --sd -d "$name" \
     --foreground "${gpu_flags[@]}" >"$work/$name.log" 2>&1 || { cat "$work/$name.log"; exit 1; }
-  record "$2" "$1" "$TRAIN_SUBSET" <"$project/Saves/$name/metrics.jsonl"
+  epoch_lines "$project/Saves/$name/metrics.jsonl" | record "$2" "$1" "$TRAIN_SUBSET"
   sed -n "s/^\[training_bench\] //p" "$work/$name.log" | record "$2_stage" "$1" "$TRAIN_SUBSET"
 }
 

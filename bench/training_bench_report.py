@@ -15,7 +15,8 @@ import sys
 # (key, label, what the time covers)
 ROWS = [
     ("dlnest", "DLNest epoch",
-     "metrics.jsonl seconds: loader + steps + validation (tiny) + checkpoint save"),
+     "epoch records of metrics.jsonl, values.seconds: loader + steps + validation (tiny) + "
+     "checkpoint save"),
     ("dlnest:OneEpoch", "DLNest training only", "OneEpoch stage: loader + steps"),
     ("dlnest:Validation", "  DLNest validation", "Validation stage on the test subset"),
     ("dlnest:SaveModel", "  DLNest checkpoint", "SaveModel stage (atomic write + fsync)"),

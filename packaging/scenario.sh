@@ -22,7 +22,7 @@ package=${package%/}
 step "continue $package for a second epoch"
 sed -i 's/"epochs": 1/"epochs": 2/' "$package/args.json"
 "$dlnest" continue -r "$package" --foreground
-test "$(wc -l < "$package/metrics.jsonl")" -eq 2
+test "$(grep -c '"kind":"epoch"' "$package/metrics.jsonl")" -eq 2
 
 step "analyze $package with getAcc"
 "$dlnest" analyze -r "$package" --cpu --foreground -s "$package/AnalyzeScripts/getAcc.cpp" |

@@ -16,8 +16,9 @@ package=${package%/}
 echo
 $dlnest package show "$package"
 echo
-echo "== per-epoch metrics ($package/metrics.jsonl)"
-cat "$package/metrics.jsonl"
-acc=$(tail -n 1 "$package/metrics.jsonl" | grep -o '"acc":[0-9.]*' | cut -d: -f2)
+echo "== epoch records of $package/metrics.jsonl"
+grep '"kind":"epoch"' "$package/metrics.jsonl"
+acc=$(grep '"kind":"epoch"' "$package/metrics.jsonl" | tail -n 1 | grep -o '"acc":[0-9.]*' |
+  cut -d: -f2)
 echo
 echo "test accuracy after the last epoch: $(awk -v a="$acc" 'BEGIN { printf "%.2f%%", 100 * a }')"

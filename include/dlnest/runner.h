@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -44,6 +45,39 @@ struct DeviceAssignment {
   std::vector<torch::Device> devices;
   /// The ranks of a DDP run; nullptr in a single process.
   std::shared_ptr<Communicator> communicator;
+};
+
+/// How the step values of a name logged with Runner::log become its epoch value.
+enum class Aggregation { kMean, kMin, kMax, kLast };
+
+/// Options of Runner::log, chained like libtorch's: `LogOptions().aggregation(Aggregation::kMax)`.
+class LogOptions {
+ public:
+  /// How the epoch record folds the name's step values (mean by default).
+  LogOptions& aggregation(Aggregation value) {
+    aggregation_ = value;
+    return *this;
+  }
+  /// Under DDP, records the mean over all ranks instead of rank 0's value. Every rank must then
+  /// log the same reduced names in every step (they are reduced together, in one collective).
+  LogOptions& reduce_over_ranks(bool value = true) {
+    reduce_over_ranks_ = value;
+    return *this;
+  }
+  Aggregation aggregation() const { return aggregation_; }
+  bool reduce_over_ranks() const { return reduce_over_ranks_; }
+
+ private:
+  Aggregation aggregation_ = Aggregation::kMean;
+  bool reduce_over_ranks_ = false;
+};
+
+/// A value given to Runner::log or log_epoch: a number, or a scalar tensor read by the runtime
+/// at the step's end (all of a step's tensors in one copy to the CPU).
+struct LoggedValue {
+  double number = 0;
+  torch::Tensor tensor;  ///< defined: the value is this tensor's, not `number`
+  LogOptions options;
 };
 
 class Runner {
@@ -92,6 +126,24 @@ class Runner {
   /// themselves (several losses, gradient accumulation): call it once before the optimizer step.
   void sync_gradients();
 
+  /// Logs the scalar `name` of this training step: metrics.jsonl, metrics.csv and TensorBoard
+  /// get a step record with it, and the epoch record its aggregate over the epoch's steps
+  /// (docs/training.md). A second call for `name` in the same step replaces the first.
+  void log(const std::string& name, double value, const LogOptions& options = LogOptions());
+  /// The same for a scalar tensor (e.g. a loss), without a device sync at the call.
+  void log(const std::string& name, const torch::Tensor& value,
+           const LogOptions& options = LogOptions());
+  /// Logs `name` for the current epoch as a whole (e.g. a validation score): it goes to the
+  /// epoch record as it is. `options.reduce_over_ranks()` applies; the aggregation does not.
+  void log_epoch(const std::string& name, double value, const LogOptions& options = LogOptions());
+  void log_epoch(const std::string& name, const torch::Tensor& value,
+                 const LogOptions& options = LogOptions());
+
+  using LoggedValues = std::map<std::string, LoggedValue>;
+  /// For the runtime: the values logged since the last call, by log() / by log_epoch().
+  LoggedValues take_step_values() { return std::exchange(step_values_, {}); }
+  LoggedValues take_epoch_values() { return std::exchange(epoch_values_, {}); }
+
   /// The mean / sum of `value` over all ranks (every rank gets the result); the value itself in
   /// a single process.
   torch::Tensor reduce_mean(const torch::Tensor& value) const;
@@ -122,6 +174,8 @@ class Runner {
   ModuleList modules_;
   OptimizerList optimizers_;
   LrSchedulerList lr_schedulers_;
+  LoggedValues step_values_;
+  LoggedValues epoch_values_;
 };
 
 Registry<Runner>& runner_registry();

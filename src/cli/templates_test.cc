@@ -23,8 +23,9 @@ ProcessResult dlnest(const std::vector<std::string>& args) {
   return result.is_ok() ? *result : ProcessResult{};
 }
 
-/// The metrics lines of the only package under `project`/Saves.
-std::vector<Json> metrics_of(const std::string& project) {
+/// The metrics.jsonl records of `kind` ("step" or "epoch") of the only package under
+/// `project`/Saves.
+std::vector<Json> metrics_of(const std::string& project, const std::string& kind) {
   Env* env = Env::default_env();
   auto packages = env->list_dir(path::join(project, "Saves"));
   EXPECT_TRUE(packages.is_ok() && packages->size() == 1u);
@@ -32,7 +33,10 @@ std::vector<Json> metrics_of(const std::string& project) {
   if (!packages.is_ok() || packages->empty()) return out;
   const std::string package = path::join(project, "Saves/" + packages->front());
   std::ifstream in(path::join(package, SavePackage::kMetricsFile));
-  for (std::string line; std::getline(in, line);) out.push_back(Json::parse(line));
+  for (std::string line; std::getline(in, line);) {
+    Json record = Json::parse(line);
+    if (record["kind"] == kind) out.push_back(std::move(record));
+  }
   return out;
 }
 
@@ -67,8 +71,11 @@ TEST(TemplatesTest, TheEmptyTemplateTrainsOutOfTheBox) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto config = load_config(path::join(project, "root_config.json"));
   ASSERT_TRUE(config.is_ok());
-  const std::vector<Json> metrics = metrics_of(project);
+  const std::vector<Json> metrics = metrics_of(project, "epoch");
   EXPECT_EQ(metrics.size(), config->args["epochs"].get<size_t>());
+  for (const Json& step : metrics_of(project, "step")) {
+    EXPECT_TRUE(step["values"]["loss"].is_number()) << step;
+  }
 }
 
 TEST(TemplatesTest, TheMnistTemplateHasTheDocumentedLayoutAndLearns) {
@@ -87,10 +94,17 @@ TEST(TemplatesTest, TheMnistTemplateHasTheDocumentedLayoutAndLearns) {
       "quick.json", R"({"train_subset": 2048, "test_subset": 512, "epochs": 2})");
   r = dlnest({"run", "-c", path::join(project, "root_config.json"), "-f", freq, "--foreground"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  const std::vector<Json> metrics = metrics_of(project);
+  const std::vector<Json> metrics = metrics_of(project, "epoch");
   ASSERT_EQ(metrics.size(), 2u);
   // Ten classes: chance is 10%; two short epochs on 2,048 images get well past it.
-  EXPECT_GT(metrics[1]["acc"].get<double>(), 0.6) << metrics[1];
+  EXPECT_GT(metrics[1]["values"]["acc"].get<double>(), 0.6) << metrics[1];
+  // Every step logs its loss and learning rate; the epoch record has the mean loss, lower in
+  // the second epoch.
+  const std::vector<Json> steps = metrics_of(project, "step");
+  ASSERT_FALSE(steps.empty());
+  EXPECT_EQ(steps.back()["step"], steps.size());
+  for (const char* name : {"loss", "lr"}) EXPECT_TRUE(steps.back()["values"][name].is_number());
+  EXPECT_LT(metrics[1]["values"]["loss"].get<double>(), metrics[0]["values"]["loss"].get<double>());
 }
 
 }  // namespace

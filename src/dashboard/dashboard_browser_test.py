@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
 import urllib.request
@@ -108,35 +107,6 @@ def make_driver(browser, driver, width=1400, height=1000):
     return webdriver.Chrome(service=Service(driver), options=options)
 
 
-class MetricsFeeder(threading.Thread):
-    """Until the trainer writes metrics.jsonl records of DESIGN.md section 11 ({"kind": ...}),
-    appends such records to the package's file as the trainer would, twice a second."""
-
-    def __init__(self, package):
-        super().__init__(daemon=True)
-        self.file = os.path.join(package, "metrics.jsonl")
-        self.done = threading.Event()
-
-    def trainer_writes_records(self):
-        try:
-            with open(self.file) as f:
-                return '"kind"' in f.read()
-        except OSError:
-            return False
-
-    def run(self):
-        if self.done.wait(15) or self.trainer_writes_records():
-            return
-        print("no step records from the trainer in metrics.jsonl; the test appends them")
-        step = 0
-        while not self.done.wait(0.5):
-            step += 1
-            record = {"kind": "step", "step": step, "epoch": step // 6, "time": time.time(),
-                      "values": {"loss": 1.0 / step, HOSTILE: step % 3}}
-            with open(self.file, "a") as f:
-                f.write(json.dumps(record) + "\n")
-
-
 class DashboardCheck:
     def __init__(self, web, server, out_dir, package_of):
         self.web, self.server, self.out_dir, self.package_of = web, server, out_dir, package_of
@@ -183,13 +153,11 @@ class DashboardCheck:
         self.web.get(self.server.base + "/#/task/" + task_id)
         wait_for("Running on the task page",
                  lambda: "Running" in self.js("return document.getElementById('task-facts').textContent"), 600)
-        feeder = MetricsFeeder(self.package_of(task_id))
-        feeder.start()
+        # The curves come from the trainer's own step records in metrics.jsonl.
         first = wait_for("points on a curve", self.curve_points, 120)
         wait_for("more points on the curve", lambda: self.curve_points() > first, 120)
         print("curve grew from %d to %d points" % (first, self.curve_points()))
         self.check_progress(task_id)
-        feeder.done.set()
         wait_for("output", lambda: self.js("return document.getElementById('output').textContent.length") > 0, 60)
         assert HOSTILE in self.js("return document.getElementById('task-facts').textContent")
         assert self.js("return window.__pwned === undefined && !document.querySelector('#task-facts img')")
@@ -250,7 +218,8 @@ def run(args):
     shutil.copytree(TOY_PROJECT, project)
     freq = os.path.join(work, "slow.json")
     with open(freq, "w") as f:
-        json.dump({"epochs": 200, "step_ms": 150}, f)
+        # The toy runner also logs a scalar of this name each step: a hostile metric name.
+        json.dump({"epochs": 200, "step_ms": 150, "extra_scalar": HOSTILE}, f)
     server = Server(args.bin_dir, work)
     web = None
     try:

@@ -192,6 +192,9 @@ Status write_checkpoint(WritableFile& out, const Runner& runner, const Dataset& 
   archive.write("dlnest_epoch", c10::IValue(static_cast<int64_t>(progress.finished_epoch)));
   archive.write("dlnest_next_iter", c10::IValue(progress.next_iter));
   archive.write("dlnest_log", c10::IValue(progress.log.dump()));
+  if (!progress.metrics.is_null()) {
+    archive.write("dlnest_metrics", c10::IValue(progress.metrics.dump()));
+  }
   archive.write("dlnest_runner", c10::IValue(runner.state_dict().dump()));
   archive.write("dlnest_dataset", c10::IValue(dataset.state_dict().dump()));
   archive.write("dlnest_life_cycle", c10::IValue(life_cycle.state_dict().dump()));
@@ -259,6 +262,8 @@ TrainProgress read_checkpoint(const std::string& file, const torch::Device& devi
   progress.finished_epoch = static_cast<int>(epoch.toInt());
   progress.next_iter = read_int(archive, "dlnest_next_iter", 0);
   progress.log = Json::parse(read_string(archive, "dlnest_log"));
+  c10::IValue metrics;
+  if (archive.try_read("dlnest_metrics", metrics)) progress.metrics = Json::parse(metrics.toStringRef());
   read_rng(archive);
   read_rank_rng(archive, rank);
   return progress;

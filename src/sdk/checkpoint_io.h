@@ -20,6 +20,9 @@ struct TrainProgress {
   /// interrupt or a periodic save) resumes at this step.
   int64_t next_iter = 0;
   Json log = Json::object();
+  /// The metrics state (MetricsRecorder::state()): the global step and the epoch's aggregates;
+  /// null in a checkpoint written before it existed.
+  Json metrics;
   /// Under DDP inside an epoch: every rank's generator states (rng_state()), by rank. Written
   /// when not empty; read_checkpoint() restores the reading rank's entry.
   std::vector<torch::Tensor> rank_rng;

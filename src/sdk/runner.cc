@@ -61,6 +61,39 @@ void Runner::sync_gradients() {
   broadcast_tensors(*comm, buffers, /*root=*/0);
 }
 
+namespace {
+
+LoggedValue logged_tensor(const char* method, const std::string& name, const torch::Tensor& value,
+                          const LogOptions& options) {
+  TORCH_CHECK(!name.empty(), method, ": the name is empty");
+  TORCH_CHECK(value.defined() && value.numel() == 1, method, "(\"", name,
+              "\"): expected a tensor of one element, but got ",
+              value.defined() ? "shape " + c10::str(value.sizes()) : std::string("an undefined tensor"));
+  // Detached, so that the step's graph is not kept alive until the runtime reads the value.
+  return LoggedValue{0, value.detach(), options};
+}
+
+}  // namespace
+
+void Runner::log(const std::string& name, double value, const LogOptions& options) {
+  TORCH_CHECK(!name.empty(), "log: the name is empty");
+  step_values_[name] = LoggedValue{value, torch::Tensor(), options};
+}
+
+void Runner::log(const std::string& name, const torch::Tensor& value, const LogOptions& options) {
+  step_values_[name] = logged_tensor("log", name, value, options);
+}
+
+void Runner::log_epoch(const std::string& name, double value, const LogOptions& options) {
+  TORCH_CHECK(!name.empty(), "log_epoch: the name is empty");
+  epoch_values_[name] = LoggedValue{value, torch::Tensor(), options};
+}
+
+void Runner::log_epoch(const std::string& name, const torch::Tensor& value,
+                       const LogOptions& options) {
+  epoch_values_[name] = logged_tensor("log_epoch", name, value, options);
+}
+
 torch::Tensor Runner::reduce_sum(const torch::Tensor& value) const {
   Communicator* comm = communicator();
   if (comm == nullptr) return value;

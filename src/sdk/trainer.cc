@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <fstream>
 #include <stdexcept>
 #include <utility>
 
@@ -12,6 +11,7 @@
 #include "sdk/checkpoint_io.h"
 #include "sdk/comm_group.h"
 #include "sdk/gradient_sync.h"
+#include "sdk/metrics_recorder.h"
 #include "sdk/train_plugins.h"
 
 namespace dlnest {
@@ -53,25 +53,16 @@ auto guarded(const std::string& label, F&& f) -> decltype(f()) {
   }
 }
 
-std::optional<double> latest_loss(const Json& log) {
+/// The latest `loss`: the log's, else the one logged with Runner::log.
+std::optional<double> latest_loss(const Json& log, const std::map<std::string, double>& scalars) {
   auto it = log.find("loss");
-  if (it == log.end()) return std::nullopt;
-  if (it->is_number()) return it->get<double>();
-  if (it->is_array() && !it->empty() && it->back().is_number()) return it->back().get<double>();
-  return std::nullopt;
-}
-
-/// One line of metrics.jsonl: the log's scalars, and the last value of its numeric lists.
-Json metrics_line(int epoch, double seconds, const Json& log) {
-  Json line = {{"epoch", epoch}, {"seconds", seconds}};
-  for (const auto& [key, value] : log.items()) {
-    if (value.is_primitive() && !value.is_null()) {
-      line[key] = value;
-    } else if (value.is_array() && !value.empty() && value.back().is_number()) {
-      line[key] = value.back();
-    }
+  if (it != log.end() && it->is_number()) return it->get<double>();
+  if (it != log.end() && it->is_array() && !it->empty() && it->back().is_number()) {
+    return it->back().get<double>();
   }
-  return line;
+  auto logged = scalars.find("loss");
+  if (logged != scalars.end()) return logged->second;
+  return std::nullopt;
 }
 
 /// Refuses a name no class of `registry` has, listing the names it has.
@@ -127,7 +118,8 @@ class TrainLoop {
         assignment_(std::move(assignment)),
         comm_(assignment_.communicator.get()),
         lead_(assignment_.rank == 0),
-        checkpoint_args_(checkpoint_args) {}
+        checkpoint_args_(checkpoint_args),
+        recorder_(comm_, device_) {}
 
   void run(const std::optional<std::string>& checkpoint) {
     runner_ = make(runner_registry(), args_, "runner_name");
@@ -216,6 +208,31 @@ class TrainLoop {
     log_ = p.log;
     finished_epoch_ = p.finished_epoch;
     resume_iter_ = p.next_iter;
+    resumed_ = true;
+    legacy_checkpoint_ = p.metrics.is_null();
+    if (!legacy_checkpoint_) recorder_.restore(p.metrics);
+  }
+
+  /// Rank 0 opens the metrics files; a continued run first drops the steps after its checkpoint.
+  void open_metrics() {
+    if (legacy_checkpoint_) {
+      // A checkpoint older than the metrics state: its step, counted as an uninterrupted run.
+      recorder_.restore_step((finished_epoch_ + 1) * parts_.train->batches_per_epoch() +
+                             resume_iter_);
+    }
+    if (!lead_) return;
+    auto opened = MetricsLog::open(
+        package_.root(), resumed_ ? std::optional<int64_t>(recorder_.global_step()) : std::nullopt,
+        unix_time());
+    if (!opened.is_ok()) throw std::runtime_error(opened.status().message());
+    metrics_ = std::move(*opened);
+  }
+
+  /// Rank 0 appends `record` to the metrics files.
+  void write_metrics(const MetricsRecord& record) {
+    if (!lead_) return;
+    const Status written = metrics_->write(record);
+    if (!written.is_ok()) throw std::runtime_error(written.message());
   }
 
   void train() {
@@ -223,6 +240,7 @@ class TrainLoop {
     parts_.train->set_device(device_);
     if (parts_.validation) parts_.validation->set_device(device_);
     if (comm_ != nullptr) distribute();
+    open_metrics();
     const uint64_t seed = args_.value("seed", uint64_t{0});
     last_save_ = Clock::now();
     for (int epoch = finished_epoch_ + 1;; ++epoch) {
@@ -238,6 +256,7 @@ class TrainLoop {
         });
       } else {
         if (comm_ != nullptr) torch::manual_seed(rank_seed(seed, assignment_.rank, epoch));
+        recorder_.start_epoch();
         stage(Stage::kOneEpoch, epoch, -1, [&] { one_epoch(epoch, 0); });
       }
       if (request_.on_epoch_end) request_.on_epoch_end();
@@ -255,7 +274,7 @@ class TrainLoop {
         stage(Stage::kSaveModel, epoch, -1, [&] { save_model(epoch); });
       }
       const std::chrono::duration<double> took = Clock::now() - start;
-      if (lead_) append_metrics(epoch, took.count());
+      write_metrics(recorder_.epoch_end(*runner_, epoch, took.count(), log_));
       if (!decide(label + "need_continue_train",
                   [&] { return life_cycle_->need_continue_train(epoch, log_, args_); })) {
         return;
@@ -305,7 +324,7 @@ class TrainLoop {
   /// Saves a checkpoint that resumes at step `step` of `epoch`: the interrupt checkpoint, or a
   /// periodic one through the tracks. Returns its id on rank 0, -1 on the others.
   int save_inside(int epoch, int64_t step, bool interrupt) {
-    TrainProgress progress{epoch - 1, step, log_, {}};
+    TrainProgress progress{epoch - 1, step, log_, recorder_.state(), {}};
     if (comm_ != nullptr) progress.rank_rng = gather_rng();
     int id = -1;
     if (lead_) {
@@ -342,7 +361,7 @@ class TrainLoop {
     DataLoader& loader = *parts_.train;
     loader.start_epoch(epoch, first);
     const int64_t steps = loader.batches_per_epoch();
-    StepProgress progress{epoch, 0, steps, std::nullopt};
+    StepProgress progress{epoch, 0, steps, std::nullopt, {}};
     for (int iter = static_cast<int>(first);; ++iter) {
       std::optional<Batch> batch = loader.next();
       if (!batch) break;
@@ -351,9 +370,12 @@ class TrainLoop {
       if (lead_ && life_cycle_->need_visualize(epoch, iter, log_, args_)) {
         stage(Stage::kVisualize, epoch, iter, [&] { runner_->visualize(epoch, iter, log_); });
       }
+      const MetricsRecord step = recorder_.step(*runner_, epoch);
+      if (!step.values.empty()) write_metrics(step);  // a step that logged nothing: no record
       if (request_.on_step) {
         progress.step = iter + 1;
-        progress.loss = latest_loss(log_);
+        progress.scalars = recorder_.latest();
+        progress.loss = latest_loss(log_, progress.scalars);
         request_.on_step(progress);
       }
       if (iter + 1 < steps) step_end(epoch, iter + 1, steps);  // else the epoch's end decides
@@ -389,7 +411,7 @@ class TrainLoop {
     const bool hold = agree(life_cycle_->hold_this_checkpoint(epoch, log_, args_));
     last_save_ = Clock::now();
     if (lead_) {
-      const TrainProgress progress{epoch, 0, log_, {}};
+      const TrainProgress progress{epoch, 0, log_, recorder_.state(), {}};
       auto id = package_.save_checkpoint(
           [&](WritableFile& out) {
             return write_checkpoint(out, *runner_, *dataset_, *life_cycle_, progress);
@@ -400,19 +422,18 @@ class TrainLoop {
     if (comm_ != nullptr) comm_->barrier();
   }
 
-  void append_metrics(int epoch, double seconds) {
-    std::ofstream out(path::join(package_.root(), SavePackage::kMetricsFile), std::ios::app);
-    out << metrics_line(epoch, seconds, log_).dump() << "\n";
-  }
-
   SavePackage& package_;
   const TrainRequest& request_;
   const Json args_;
   const torch::Device device_;
   const DeviceAssignment assignment_;
   Communicator* const comm_;  // nullptr in a single process
-  const bool lead_;           // rank 0: visualises, saves, writes metrics.jsonl
+  const bool lead_;           // rank 0: visualises, saves, writes the metrics files
   const CheckpointArgs checkpoint_args_;
+  MetricsRecorder recorder_;
+  std::unique_ptr<MetricsLog> metrics_;  // rank 0's
+  bool resumed_ = false;
+  bool legacy_checkpoint_ = false;  // resumed from a checkpoint without the metrics state
   std::unique_ptr<Runner> runner_;
   std::unique_ptr<Dataset> dataset_;
   std::unique_ptr<LifeCycle> life_cycle_;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,7 +18,9 @@ struct StepProgress {
   int epoch = 0;
   int64_t step = 0;   ///< steps done in this epoch
   int64_t steps = 0;  ///< steps in the epoch
-  std::optional<double> loss;  ///< the latest `loss` in the log, if any
+  std::optional<double> loss;  ///< the latest `loss` in the log (or logged), if any
+  /// The latest value of every scalar logged with Runner::log (DDP-reduced ones reduced).
+  std::map<std::string, double> scalars;
 };
 
 /// This process's place in a distributed (DDP) run; world_size 1 is a single process.

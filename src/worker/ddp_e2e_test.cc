@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <random>
@@ -32,17 +33,10 @@ std::string read(const std::string& file) {
   return data.is_ok() ? *data : "";
 }
 
-size_t count_lines(const std::string& file) {
-  std::ifstream in(file);
-  size_t n = 0;
-  for (std::string line; std::getline(in, line);) ++n;
-  return n;
-}
-
-/// The last line of a package's metrics.jsonl.
-Json last_metrics(const std::string& package) {
-  const std::string text = read(path::join(package, SavePackage::kMetricsFile));
-  return Json::parse(text.substr(text.rfind('{')));
+/// The values of a package's last epoch record in metrics.jsonl.
+Json last_epoch_values(const std::string& package) {
+  const std::vector<Json> epochs = testing::metrics_records(package, "epoch");
+  return epochs.empty() ? Json::object() : epochs.back()["values"];
 }
 
 /// The file of checkpoint `id` in `package`, as the package names it.
@@ -180,10 +174,26 @@ TEST_F(DdpE2ETest, TwoRanksTrainLikeOneProcessWithTheDoubleBatch) {
   // 6 steps of SGD with momentum and a step schedule: the same weights up to float rounding.
   expect_same_modules(checkpoint_file(single, 1), checkpoint_file(ddp, 1), 1e-5);
   // Validation counts are summed over the ranks' shards: the accuracy of the whole set.
-  EXPECT_EQ(count_lines(path::join(ddp, SavePackage::kMetricsFile)), 2u)
-      << "rank 0 alone writes metrics";
-  EXPECT_NEAR(last_metrics(ddp)["acc"].get<double>(), last_metrics(single)["acc"].get<double>(),
-              1e-9);
+  EXPECT_EQ(testing::metrics_records(ddp, "epoch").size(), 2u) << "rank 0 alone writes metrics";
+  EXPECT_NEAR(last_epoch_values(ddp)["acc"].get<double>(),
+              last_epoch_values(single)["acc"].get<double>(), 1e-9);
+  // 2 epochs of 3 steps, each recorded once. The loss, logged with reduce_over_ranks, is the
+  // mean of the ranks' losses on their halves of the batch: the loss of the whole batch.
+  const std::vector<Json> steps = testing::metrics_records(ddp, "step");
+  const std::vector<Json> single_steps = testing::metrics_records(single, "step");
+  ASSERT_EQ(steps.size(), 6u);
+  ASSERT_EQ(single_steps.size(), 6u);
+  bool ranks_differ = false;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    EXPECT_EQ(steps[i]["step"], i + 1);
+    const double loss = steps[i]["values"]["loss"].get<double>();
+    EXPECT_NEAR(loss, single_steps[i]["values"]["loss"].get<double>(), 1e-5) << i;
+    // loss_min is logged without reduction: rank 0's own loss.
+    ranks_differ |= std::abs(steps[i]["values"]["loss_min"].get<double>() - loss) > 1e-4;
+  }
+  EXPECT_TRUE(ranks_differ) << "rank 0's loss is not the mean over the ranks";
+  EXPECT_NEAR(last_epoch_values(ddp)["loss"].get<double>(),
+              last_epoch_values(single)["loss"].get<double>(), 1e-5);
   // Each rank has its output; rank 0's also reaches _output.txt with the launcher's lines.
   for (int rank : {0, 1}) {
     const std::string out = read(path::join(ddp, SavePackage::output_file_for_rank(rank)));

@@ -3,11 +3,18 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
+#include <limits>
 #include <map>
+#include <memory>
 #include <random>
-#include <set>
+#include <sstream>
 #include <thread>
 
 #include "dlnest/save_package.h"
@@ -20,6 +27,7 @@
 namespace dlnest {
 namespace {
 
+using testing::metrics_records;
 using testing::metrics_without_times;
 using testing::TempDir;
 using testing::wait_for;
@@ -36,6 +44,33 @@ std::vector<std::string> lines_of(const std::string& file) {
   std::ifstream in(file);
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   return lines;
+}
+
+/// The rows of `package`'s metrics.csv without their time column (which differs from run to run)
+/// and without the epochs' seconds.
+std::vector<std::string> csv_without_times(const std::string& package) {
+  std::vector<std::string> out;
+  for (const std::string& row : lines_of(path::join(package, MetricsLog::kCsvFile))) {
+    std::vector<std::string> fields;
+    std::istringstream in(row);
+    for (std::string field; std::getline(in, field, ',');) fields.push_back(field);
+    if (fields.size() != 6 || fields[4] == "seconds") continue;
+    out.push_back(fields[0] + "," + fields[1] + "," + fields[2] + "," + fields[4] + "," + fields[5]);
+  }
+  return out;
+}
+
+/// "tag step value" lines of TensorBoard's own reader for the event files of `package`, without
+/// the epochs' seconds; empty when build/pyenv has no TensorBoard (scripts/python_env.sh).
+std::string tensorboard_scalars(const std::string& package) {
+  const std::string dir = path::join(package, MetricsLog::kTensorBoardDir);
+  const std::string command = std::string(DLNEST_PYENV_PYTHON) + " " + READ_EVENTS_PY + " " +
+                              dir + " 2>/dev/null | grep -v '^epoch/seconds '";
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(command.c_str(), "r"), ::pclose);
+  std::string out;
+  std::array<char, 4096> buf;
+  while (pipe && std::fgets(buf.data(), buf.size(), pipe.get())) out += buf.data();
+  return out;
 }
 
 /// The file of checkpoint `id` in `package`, as the package names it.
@@ -315,10 +350,10 @@ TEST_F(TrainE2ETest, RunBuildsTrainsAndFillsThePackage) {
   const std::string output = read(path::join(package, SavePackage::kOutputFile));
   EXPECT_NE(output.find("epoch 3 loss"), std::string::npos) << output;
   EXPECT_NE(output.find("[dlnest] finished"), std::string::npos) << output;
-  const std::vector<std::string> metrics = lines_of(path::join(package, SavePackage::kMetricsFile));
-  ASSERT_EQ(metrics.size(), 4u);
-  EXPECT_EQ(Json::parse(metrics[3])["epoch"], 3);
-  EXPECT_TRUE(Json::parse(metrics[3])["acc"].is_number());
+  const std::vector<Json> epochs = metrics_records(package, "epoch");
+  ASSERT_EQ(epochs.size(), 4u);
+  EXPECT_EQ(epochs[3]["epoch"], 3);
+  EXPECT_TRUE(epochs[3]["values"]["acc"].is_number());
   auto opened = SavePackage::open(package);
   ASSERT_TRUE(opened.is_ok());
   EXPECT_EQ(opened->checkpoints().tracks().ids(), (std::vector<int>{0, 1, 2, 3}));
@@ -340,8 +375,78 @@ TEST_F(TrainE2ETest, ContinueAfterACrashReproducesTheUninterruptedRun) {
   const std::string output = read(path::join(crashed, SavePackage::kOutputFile));
   EXPECT_EQ(output.rfind(first_output, 0), 0u) << "the continued run appends its output";
   expect_same_checkpoint(checkpoint_file(straight, 3), checkpoint_file(crashed, 3));
-  EXPECT_EQ(lines_of(path::join(straight, SavePackage::kMetricsFile)).size(), 4u);
-  EXPECT_EQ(lines_of(path::join(crashed, SavePackage::kMetricsFile)).size(), 4u);
+  EXPECT_EQ(metrics_records(straight, "epoch").size(), 4u);
+  EXPECT_EQ(metrics_without_times(crashed), metrics_without_times(straight));
+}
+
+TEST_F(TrainE2ETest, LoggedScalarsGiveStepRecordsAndEpochAggregates) {
+  const std::string package = run_toy(freq("logged", {{"seed", 3}}));
+  ASSERT_FALSE(package.empty());
+  const std::vector<Json> steps = metrics_records(package, "step");
+  const std::vector<Json> epochs = metrics_records(package, "epoch");
+  // 4 epochs of 6 steps: global steps 1 to 24, each once, in order.
+  ASSERT_EQ(steps.size(), 24u);
+  ASSERT_EQ(epochs.size(), 4u);
+  for (size_t i = 0; i < steps.size(); ++i) {
+    EXPECT_EQ(steps[i]["step"], i + 1);
+    EXPECT_EQ(steps[i]["epoch"], i / 6);
+    EXPECT_EQ(steps[i]["values"].size(), 4u) << steps[i];  // loss, loss_min, loss_max, lr
+  }
+  for (size_t e = 0; e < epochs.size(); ++e) {
+    const Json& values = epochs[e]["values"];
+    EXPECT_EQ(epochs[e]["epoch"], e);
+    EXPECT_EQ(epochs[e]["step"], 6 * (e + 1)) << "an epoch record is at its last step";
+    double sum = 0, low = std::numeric_limits<double>::infinity(), high = -low;
+    for (size_t i = 6 * e; i < 6 * (e + 1); ++i) {
+      const double loss = steps[i]["values"]["loss"].get<double>();
+      sum += loss;
+      low = std::min(low, loss);
+      high = std::max(high, loss);
+    }
+    EXPECT_LT(low, high);
+    EXPECT_NEAR(values["loss"].get<double>(), sum / 6, 1e-12) << "mean by default";
+    EXPECT_EQ(values["loss_min"].get<double>(), low);
+    EXPECT_EQ(values["loss_max"].get<double>(), high);
+    EXPECT_EQ(values["lr"], steps[6 * e + 5]["values"]["lr"]) << "the last value";
+    EXPECT_EQ(values["val_acc"], values["acc"]) << "log_epoch, and the Json log's last acc";
+    EXPECT_GT(values["seconds"].get<double>(), 0);
+  }
+  // The learning rate halves after step 5: the epoch's last value is not its mean.
+  EXPECT_EQ(epochs[0]["values"]["lr"].get<double>(), 0.05);
+  // metrics.csv: one row per value of every record, as in metrics.jsonl (9 significant digits).
+  const std::vector<std::string> rows = lines_of(path::join(package, MetricsLog::kCsvFile));
+  ASSERT_FALSE(rows.empty());
+  EXPECT_EQ(rows[0], "kind,epoch,step,time,name,value");
+  size_t values = 0;
+  for (const Json& record : metrics_records(package)) values += record["values"].size();
+  EXPECT_EQ(rows.size(), values + 1);
+  const std::vector<std::string> csv = csv_without_times(package);
+  ASSERT_GE(csv.size(), 2u);
+  char loss[32];
+  std::snprintf(loss, sizeof loss, "%.9g", steps[0]["values"]["loss"].get<double>());
+  EXPECT_EQ(csv[1], std::string("step,0,1,loss,") + loss) << "the header, then step 1's rows";
+}
+
+TEST_F(TrainE2ETest, AContinuedRunRecordsEveryStepOnce) {
+  const std::string seeded = freq("once", {{"seed", 19}});
+  const std::string straight = run_toy(seeded);
+  const std::string crashed = run_toy(seeded, 1, {"TOY_FAIL_AT=ModelOneStep@2:3"});
+  ASSERT_FALSE(crashed.empty());
+  // Steps 13 to 15 were recorded after the last checkpoint (epoch 1's end at step 12).
+  ASSERT_EQ(metrics_records(crashed, "step").size(), 15u);
+  const ProcessResult resumed = dlnest({"continue", "-r", crashed, "--foreground"});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_EQ(metrics_records(crashed, "step").size(), 24u);
+  EXPECT_EQ(metrics_without_times(crashed), metrics_without_times(straight));
+  EXPECT_EQ(csv_without_times(crashed), csv_without_times(straight));
+  if (::access(DLNEST_PYENV_PYTHON, X_OK) != 0) {
+    GTEST_SKIP() << "no Python with TensorBoard at " << DLNEST_PYENV_PYTHON
+                 << " (scripts/python_env.sh makes it)";
+  }
+  const std::string events = tensorboard_scalars(straight);
+  EXPECT_NE(events.find("\nloss 24 "), std::string::npos) << events;
+  EXPECT_NE(events.find("\nepoch/loss 24 "), std::string::npos) << events;
+  EXPECT_EQ(tensorboard_scalars(crashed), events) << "TensorBoard sees each step once";
 }
 
 TEST_F(TrainE2ETest, ContinueFromAnOlderCheckpointRetrainsTheSameWeights) {
@@ -403,7 +508,7 @@ TEST_F(TrainE2ETest, SkipSkipsTheStageButNotItsAfterHook) {
   EXPECT_EQ(lines_of(path::join(package, "hooks.txt")), expected_hooks(skip));
   // Epoch 0 was skipped but still counted: epoch 1 trained one step and was not saved.
   EXPECT_EQ(SavePackage::open(package)->checkpoints().tracks().ids(), (std::vector<int>{0}));
-  EXPECT_EQ(lines_of(path::join(package, SavePackage::kMetricsFile)).size(), 2u);
+  EXPECT_EQ(metrics_records(package, "epoch").size(), 2u);
 }
 
 TEST_F(TrainE2ETest, ACompileErrorIsShownAndNoPackageIsMade) {

@@ -15,6 +15,7 @@
 #include "dlnest/env.h"
 #include "dlnest/save_package.h"
 #include "env/path.h"
+#include "metrics/metrics_log.h"
 
 extern char** environ;
 
@@ -80,7 +81,8 @@ inline Status fresh_copy(const std::string& package, const std::string& copy,
   Env* env = Env::default_env();
   DLNEST_RETURN_IF_ERROR(copy_tree(env, package, copy));
   for (const char* record :
-       {SavePackage::kCheckpointsDir, SavePackage::kMetricsFile, SavePackage::kOutputFile}) {
+       {SavePackage::kCheckpointsDir, SavePackage::kMetricsFile, MetricsLog::kCsvFile,
+        MetricsLog::kTensorBoardDir, SavePackage::kOutputFile}) {
     env->remove_tree(path::join(copy, record));
   }
   auto text = env->read_file(path::join(copy, SavePackage::kArgsFile));
@@ -93,16 +95,34 @@ inline Status fresh_copy(const std::string& package, const std::string& copy,
                                R"({"ckpt_consistent": [], "ckpt_fast": [], "ckpt_slow": []})");
 }
 
-/// metrics.jsonl of `package` without the wall times, which differ from run to run.
-inline std::vector<Json> metrics_without_times(const std::string& package) {
+/// The records of `package`'s metrics.jsonl, in order.
+inline std::vector<Json> metrics_records(const std::string& package) {
   std::vector<Json> out;
   auto text = Env::default_env()->read_file(path::join(package, SavePackage::kMetricsFile));
   if (!text.is_ok()) return out;
   size_t begin = 0;
   for (size_t end; (end = text->find('\n', begin)) != std::string::npos; begin = end + 1) {
-    Json metrics = Json::parse(text->substr(begin, end - begin));
-    metrics.erase("seconds");
-    out.push_back(metrics);
+    out.push_back(Json::parse(text->substr(begin, end - begin)));
+  }
+  return out;
+}
+
+/// The records of `package`'s metrics.jsonl of `kind` ("step" or "epoch").
+inline std::vector<Json> metrics_records(const std::string& package, const std::string& kind) {
+  std::vector<Json> out;
+  for (Json& record : metrics_records(package)) {
+    if (record["kind"] == kind) out.push_back(std::move(record));
+  }
+  return out;
+}
+
+/// The records of `package`'s metrics.jsonl without the wall times, which differ from run to
+/// run: the records' time and the epochs' seconds.
+inline std::vector<Json> metrics_without_times(const std::string& package) {
+  std::vector<Json> out = metrics_records(package);
+  for (Json& record : out) {
+    record.erase("time");
+    record["values"].erase("seconds");
   }
   return out;
 }

@@ -12,9 +12,10 @@ class LifeCycle : public dlnest::LifeCycle {
  public:
   bool need_validation(int /*epoch*/, Json& /*log*/, const Json& /*args*/) override { return true; }
 
-  /// Called when an epoch's training ends, before its validation.
-  void command_line_output(int epoch, Json& log, const Json& /*args*/) override {
-    std::printf("Epoch %d | mean loss %.5f\n", epoch, log.value("mean_loss", 0.0));
+  /// Called when an epoch's training ends, before its validation (the epoch's mean loss is in
+  /// the epoch record of metrics.jsonl).
+  void command_line_output(int epoch, Json& /*log*/, const Json& /*args*/) override {
+    std::printf("Epoch %d done\n", epoch);
     std::fflush(stdout);
   }
 

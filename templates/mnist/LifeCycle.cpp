@@ -13,8 +13,9 @@ class LifeCycle : public dlnest::LifeCycle {
   bool need_validation(int /*epoch*/, Json& /*log*/, const Json& /*args*/) override { return true; }
 
   /// Called when an epoch's training ends, before its validation (which prints the accuracy).
+  /// The epoch's mean loss is in the epoch record of metrics.jsonl.
   void command_line_output(int epoch, Json& log, const Json& /*args*/) override {
-    std::printf("Epoch %d | mean loss %.4f\n", epoch, log.value("mean_loss", 0.0));
+    std::printf("Epoch %d | lr %g\n", epoch, log.value("lr", 0.0));
     std::fflush(stdout);
   }
 

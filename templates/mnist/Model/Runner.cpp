@@ -10,8 +10,9 @@
 using dlnest::Json;
 
 /// Trains MNISTCNN with Adam and cross-entropy; the learning rate is multiplied by "lr_gamma"
-/// every "lr_step_epochs" epochs. Validation measures the accuracy on the test set and appends
-/// it to log["acc"].
+/// every "lr_step_epochs" epochs. Every step logs the loss and the learning rate (metrics.jsonl,
+/// metrics.csv and TensorBoard get them); validation measures the accuracy on the test set and
+/// appends it to log["acc"].
 class Runner : public dlnest::Runner {
  public:
   /// Builds the model from the "model_*" keys and the dataset's class count.
@@ -24,12 +25,9 @@ class Runner : public dlnest::Runner {
                           dataset_info.value("classes", 10)));
   }
 
-  /// "loss": the latest step's loss (the progress line shows it); "mean_loss": the mean over the
-  /// current epoch; "lr": the current epoch's learning rate; "acc": the test accuracy after each
-  /// validated epoch. metrics.jsonl records them after every epoch.
-  Json init_log() override {
-    return {{"loss", 0.0}, {"mean_loss", 0.0}, {"lr", 0.0}, {"acc", Json::array()}};
-  }
+  /// "lr": the current epoch's learning rate; "acc": the test accuracy after each validated
+  /// epoch. The epoch records of metrics.jsonl hold them, next to the logged step scalars.
+  Json init_log() override { return {{"lr", 0.0}, {"acc", Json::array()}}; }
 
   /// Registered optimizers and LR schedulers are checkpointed too, so a continued run resumes with
   /// the same Adam state and learning rate.
@@ -44,12 +42,12 @@ class Runner : public dlnest::Runner {
   }
 
   /// One training step on a batch {images, labels}, already on device().
-  void run_one_step(dlnest::Batch& batch, Json& log, int iter, int epoch) override {
+  void run_one_step(dlnest::Batch& batch, Json& history, int iter, int epoch) override {
     // The schedule counts epochs. libtorch's StepLR decays on its step_size-th, 2*step_size-th...
     // call, so stepping it as every epoch begins decays at epochs step_size, 2*step_size...
     if (iter == 0) {
       scheduler_->step();
-      log["lr"] = optimizer_->param_groups().front().options().get_lr();
+      history["lr"] = optimizer_->param_groups().front().options().get_lr();
     }
     model_->train();
     torch::Tensor loss = torch::nn::functional::cross_entropy(model_->forward(batch[0]), batch[1]);
@@ -59,10 +57,12 @@ class Runner : public dlnest::Runner {
     backward(loss);
     optimizer_->step();
 
-    const double value = loss.item<double>();
-    const double mean = iter == 0 ? 0.0 : log["mean_loss"].get<double>();
-    log["loss"] = value;
-    log["mean_loss"] = mean + (value - mean) / (iter + 1);
+    // Step scalars: the loss as a tensor (read by the runtime at the step's end, averaged over
+    // the ranks under DDP; the epoch record gets its mean) and the learning rate (the epoch
+    // record gets its last value). The progress line shows "loss".
+    log("loss", loss, dlnest::LogOptions().reduce_over_ranks());
+    log("lr", history["lr"].get<double>(),
+        dlnest::LogOptions().aggregation(dlnest::Aggregation::kLast));
     epoch_ = epoch;
   }
 

@@ -2,7 +2,8 @@
 // that a resumed run only matches an uninterrupted one when every piece of state is restored.
 // Without dropout the run is deterministic: a DDP run over R ranks with batch B computes what one
 // process computes with batch R * B. Args "step_ms" and "save_ms" slow down each training and
-// validation step and each save, so that tests can interrupt a run in any of them.
+// validation step and each save, so that tests can interrupt a run in any of them. Every step
+// logs scalars with Runner::log (and the step number under the name in args "extra_scalar").
 #include <dlnest/dataset.h>
 #include <dlnest/runner.h>
 
@@ -67,14 +68,24 @@ class ToyRunner : public dlnest::Runner {
         "step", std::make_shared<torch::optim::StepLR>(*optimizer_, 5, 0.5));
   }
   dlnest::Json init_log() override { return {{"loss", dlnest::Json::array()}, {"acc", dlnest::Json::array()}}; }
-  void run_one_step(dlnest::Batch& batch, dlnest::Json& log, int, int) override {
+  void run_one_step(dlnest::Batch& batch, dlnest::Json& history, int iter, int) override {
     net_->train();
     net_->zero_grad(/*set_to_none=*/true);
     auto loss = torch::nn::functional::cross_entropy(net_->forward(batch[0]), batch[1]);
     backward(loss);
     optimizer_->step();
     scheduler_->step();
-    log["loss"].push_back(loss.item<double>());
+    history["loss"].push_back(loss.item<double>());
+    // The step's scalars: the loss averaged over the ranks (a tensor, read by the runtime), its
+    // extremes over the epoch, and the learning rate at the epoch's end.
+    log("loss", loss, dlnest::LogOptions().reduce_over_ranks());
+    log("loss_min", history["loss"].back().get<double>(),
+        dlnest::LogOptions().aggregation(dlnest::Aggregation::kMin));
+    log("loss_max", history["loss"].back().get<double>(),
+        dlnest::LogOptions().aggregation(dlnest::Aggregation::kMax));
+    log("lr", optimizer_->param_groups().front().options().get_lr(),
+        dlnest::LogOptions().aggregation(dlnest::Aggregation::kLast));
+    if (args_.contains("extra_scalar")) log(args_["extra_scalar"].get<std::string>(), iter);
     pause(args_, "step_ms");
   }
   void validation_init() override {
@@ -87,9 +98,10 @@ class ToyRunner : public dlnest::Runner {
     total_ += batch[1].size(0);
     pause(args_, "step_ms");
   }
-  void validation_analyze(dlnest::Json& log) override {
+  void validation_analyze(dlnest::Json& history) override {
     const torch::Tensor counts = reduce_sum(torch::tensor({correct_, total_}));
-    log["acc"].push_back(counts[0].item<double>() / counts[1].item<double>());
+    history["acc"].push_back(counts[0].item<double>() / counts[1].item<double>());
+    log_epoch("val_acc", history["acc"].back().get<double>());
   }
 
   dlnest::Json state_dict() const override {
