@@ -169,7 +169,22 @@ class GpuMemoryTest : public ::testing::Test {
 
   Json package_record(const std::string& package) {
     Result<std::string> text = Env::default_env()->read_file(package + "/" + kPackageMemoryFile);
-    return text.is_ok() ? Json::parse(*text) : Json();
+    return text.is_ok() ? Json::parse(*text, nullptr, /*allow_exceptions=*/false) : Json();
+  }
+
+  /// Waits until `done(record)` holds for the package's memory file (written after the state
+  /// records the peak or the end); returns the record.
+  template <typename Done>
+  Json wait_for_package(const std::string& package, Done done, const char* what) {
+    const auto deadline = Clock::now() + std::chrono::seconds(30);
+    Json record;
+    while (Clock::now() < deadline) {
+      record = package_record(package);
+      if (record.is_object() && done(record)) return record;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ADD_FAILURE() << package << " never " << what << ": " << record.dump();
+    return record;
   }
 
   FakeNvml fake_;
@@ -205,8 +220,9 @@ TEST_F(GpuMemoryTest, ThePeakIsSampledKeptAndUsedByAuto) {
   info = wait_for(
       first, [](const Json& t) { return t.value("peak_memory_mb", 0) == 3120; }, "saw 3120 MB");
   EXPECT_EQ(info.value("status", ""), "Running");
-  Json record = package_record(first_package);
-  EXPECT_EQ(record.value("peak_memory_mb", 0), 3120);
+  Json record = wait_for_package(
+      first_package, [](const Json& r) { return r.value("peak_memory_mb", 0) == 3120; },
+      "recorded 3120 MB");
   EXPECT_EQ(record.value("task_ID", ""), first);
 
   // Less later: the peak stays. Then the task ends, and the package says so.
@@ -215,8 +231,9 @@ TEST_F(GpuMemoryTest, ThePeakIsSampledKeptAndUsedByAuto) {
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   EXPECT_EQ(task(first).value("peak_memory_mb", 0), 3120);
   finish(first);
-  record = package_record(first_package);
-  EXPECT_EQ(record.value("status", ""), "Finished");
+  record = wait_for_package(
+      first_package, [](const Json& r) { return r.value("status", "") == "Finished"; },
+      "recorded the end");
   EXPECT_EQ(record.value("peak_memory_mb", 0), 3120);
   FAKE(fake_nvml_clear_processes)(0);
 
