@@ -23,15 +23,11 @@
 namespace dlnest {
 namespace {
 
+using testing::read;
 using testing::TempDir;
 using Clock = std::chrono::steady_clock;
 
 const std::string kBin = DLNEST_BIN_DIR;
-
-std::string read(const std::string& file) {
-  auto data = Env::default_env()->read_file(file);
-  return data.is_ok() ? *data : "";
-}
 
 /// The values of a package's last epoch record in metrics.jsonl.
 Json last_epoch_values(const std::string& package) {

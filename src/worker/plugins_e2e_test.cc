@@ -16,20 +16,10 @@ namespace {
 
 using testing::SmtpSink;
 using testing::TempDir;
+using testing::lines_of;
+using testing::read;
 
 const std::string kBin = DLNEST_BIN_DIR;
-
-std::string read(const std::string& file) {
-  auto data = Env::default_env()->read_file(file);
-  return data.is_ok() ? *data : "";
-}
-
-std::vector<std::string> lines_of(const std::string& file) {
-  std::vector<std::string> lines;
-  std::ifstream in(file);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
 
 bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;

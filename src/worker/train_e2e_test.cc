@@ -31,20 +31,10 @@ using testing::metrics_records;
 using testing::metrics_without_times;
 using testing::TempDir;
 using testing::wait_for;
+using testing::lines_of;
+using testing::read;
 
 const std::string kBin = DLNEST_BIN_DIR;
-
-std::string read(const std::string& file) {
-  auto data = Env::default_env()->read_file(file);
-  return data.is_ok() ? *data : "";
-}
-
-std::vector<std::string> lines_of(const std::string& file) {
-  std::vector<std::string> lines;
-  std::ifstream in(file);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
 
 /// The rows of `package`'s metrics.csv without their time column (which differs from run to run)
 /// and without the epochs' seconds.

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,6 +22,20 @@ extern char** environ;
 
 namespace dlnest {
 namespace testing {
+
+/// The contents of `file`; empty if it cannot be read.
+inline std::string read(const std::string& file) {
+  auto data = Env::default_env()->read_file(file);
+  return data.is_ok() ? *data : "";
+}
+
+/// The lines of `file`, without their newlines; none if it cannot be read.
+inline std::vector<std::string> lines_of(const std::string& file) {
+  std::vector<std::string> lines;
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
 
 /// How many times `text` occurs in `file`.
 inline int count_in(const std::string& file, const std::string& text) {
